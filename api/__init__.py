@@ -1,0 +1,1 @@
+"""The query API: a Starlette app over the store. It knows nothing of protobuf."""

@@ -1,0 +1,1 @@
+"""Receivers (OTLP gRPC and HTTP) -> GenAI normalisation -> the batching writer."""

@@ -1,0 +1,18 @@
+"""Dialect adapters: each reads one SDK family's attributes into the GenAI view.
+
+An adapter is `apply(span, genai) -> None`; it fills only empty fields (`GenAI.set`),
+so the order here is the order of precedence. A span no adapter recognises is stored
+as a plain span.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from collector.dialects import semconv
+from collector.genai import GenAI
+from proto.records import SpanRecord
+
+Adapter = Callable[[SpanRecord, GenAI], None]
+
+ADAPTERS: list[Adapter] = [semconv.apply]

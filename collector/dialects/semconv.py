@@ -1,0 +1,93 @@
+"""The OpenTelemetry GenAI semantic conventions (current, with `gen_ai.system` as the
+older name of `gen_ai.provider.name`), plus Weave's context-compaction attributes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from collector.genai import GenAI, Message, as_int, as_json_value, as_str, as_text, text_message
+from proto.records import SpanRecord
+
+INFERENCE_DETAILS_EVENT = "gen_ai.client.inference.operation.details"
+
+
+def apply(span: SpanRecord, genai: GenAI) -> None:
+    attrs = span.attributes
+    genai.set("operation_name", as_str(attrs.get("gen_ai.operation.name")))
+    genai.set("conversation_id", as_str(attrs.get("gen_ai.conversation.id")))
+    genai.set("agent_name", as_str(attrs.get("gen_ai.agent.name")))
+    genai.set("provider", as_str(attrs.get("gen_ai.provider.name")))
+    genai.set("provider", as_str(attrs.get("gen_ai.system")))
+    genai.set("request_model", as_str(attrs.get("gen_ai.request.model")))
+    genai.set("response_model", as_str(attrs.get("gen_ai.response.model")))
+    genai.set("input_tokens", as_int(attrs.get("gen_ai.usage.input_tokens")))
+    genai.set("output_tokens", as_int(attrs.get("gen_ai.usage.output_tokens")))
+    genai.set("reasoning_tokens", as_int(attrs.get("gen_ai.usage.reasoning.output_tokens")))
+    genai.set("tool_name", as_str(attrs.get("gen_ai.tool.name")))
+    genai.set("tool_call_id", as_str(attrs.get("gen_ai.tool.call.id")))
+    genai.set("tool_arguments", as_text(attrs.get("gen_ai.tool.call.arguments")))
+    genai.set("tool_result", as_text(attrs.get("gen_ai.tool.call.result")))
+
+    # Content may sit on the span or, with the newer event-based capture, on the
+    # gen_ai.client.inference.operation.details event; the span wins when both do.
+    sources = [attrs] + [e.attributes for e in span.events if e.name == INFERENCE_DETAILS_EVENT]
+    for source in sources:
+        genai.set("input_messages", messages(source.get("gen_ai.input.messages"), default_role="user"))
+        genai.set("output_messages", messages(source.get("gen_ai.output.messages"), default_role="assistant"))
+        genai.set("system_instructions", parts(source.get("gen_ai.system_instructions")))
+        genai.set("tool_definitions", as_list(source.get("gen_ai.tool.definitions")))
+
+    items_before = as_int(attrs.get("weave.compaction.items_before"))
+    summary = as_str(attrs.get("weave.compaction.summary"))
+    if items_before is not None or summary:
+        genai.set(
+            "compaction",
+            {
+                "items_before": items_before,
+                "items_after": as_int(attrs.get("weave.compaction.items_after")),
+                "summary": summary,
+            },
+        )
+
+
+def messages(value: Any, default_role: str) -> list[Message] | None:
+    """A semconv message list, from a JSON string or a structured AnyValue."""
+    if value is None:
+        return None
+    value = as_json_value(value)
+    if isinstance(value, str):
+        return [text_message(default_role, value)]
+    if isinstance(value, dict):
+        value = [value]
+    if not isinstance(value, list):
+        return None
+    out: list[Message] = []
+    for item in value:
+        if isinstance(item, dict):
+            message = dict(item)
+            message["role"] = as_str(item.get("role")) or default_role
+            message["parts"] = parts(item.get("parts")) or []
+            out.append(message)
+        elif isinstance(item, str):
+            out.append(text_message(default_role, item))
+    return out
+
+
+def parts(value: Any) -> list[dict[str, Any]] | None:
+    if value is None:
+        return None
+    value = as_json_value(value)
+    if isinstance(value, str):
+        return [{"type": "text", "content": value}]
+    if isinstance(value, dict):
+        value = [value]
+    if not isinstance(value, list):
+        return None
+    return [p if isinstance(p, dict) else {"type": "text", "content": as_text(p)} for p in value]
+
+
+def as_list(value: Any) -> list[Any] | None:
+    value = as_json_value(value)
+    if value is None:
+        return None
+    return value if isinstance(value, list) else [value]

@@ -1,0 +1,116 @@
+"""The normalised GenAI view of a span, which every dialect adapter fills in.
+
+Message bodies use the OpenTelemetry GenAI message schema whatever the dialect:
+`{"role": ..., "parts": [{"type": "text", "content": ...}, {"type": "tool_call", "id",
+"name", "arguments"}, {"type": "tool_call_response", "id", "response"},
+{"type": "reasoning", "content"}, {"type": "uri"|"blob"|"file", ...}]}`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+import orjson
+
+Message = dict[str, Any]
+Part = dict[str, Any]
+
+
+@dataclass(slots=True)
+class GenAI:
+    # Scalars: stored as columns.
+    operation_name: str | None = None
+    conversation_id: str | None = None
+    agent_name: str | None = None
+    provider: str | None = None
+    request_model: str | None = None
+    response_model: str | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    tool_name: str | None = None
+    tool_call_id: str | None = None
+    # Content: stored together as one JSON document, read only by the chat view.
+    input_messages: list[Message] | None = None
+    output_messages: list[Message] | None = None
+    system_instructions: list[Part] | None = None
+    tool_definitions: list[Any] | None = None
+    tool_arguments: str | None = None
+    tool_result: str | None = None
+    handoff: dict[str, str | None] | None = None  # {"from_agent", "to_agent"}
+    compaction: dict[str, Any] | None = None  # {"items_before", "items_after", "summary"}
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def set(self, name: str, value: Any) -> None:
+        """Fill `name` unless an earlier adapter already did, or the value is empty."""
+        if value is None or value == "" or value == []:
+            return
+        if getattr(self, name) is None:
+            setattr(self, name, value)
+
+    def content(self) -> dict[str, Any]:
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name in CONTENT_FIELDS}
+        return {k: v for k, v in out.items() if v is not None}
+
+
+CONTENT_FIELDS = frozenset(
+    {
+        "input_messages",
+        "output_messages",
+        "system_instructions",
+        "tool_definitions",
+        "tool_arguments",
+        "tool_result",
+        "handoff",
+        "compaction",
+    }
+)
+
+
+def as_int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value == value and abs(value) < 2**63:
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError:
+            return None
+    return None
+
+
+def as_str(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (bool, int, float)):
+        return str(value)
+    return None
+
+
+def as_json_value(value: Any) -> Any:
+    """A value that may be a JSON string (as most SDKs send) or already structured."""
+    if isinstance(value, str):
+        try:
+            return orjson.loads(value)
+        except orjson.JSONDecodeError:
+            return value
+    return value
+
+
+def as_text(value: Any) -> str | None:
+    """A string for display: strings as they are, anything else as JSON."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+def text_message(role: str, text: str) -> Message:
+    return {"role": role, "parts": [{"type": "text", "content": text}]}

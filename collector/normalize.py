@@ -1,0 +1,57 @@
+"""Turn a decoded span into a SpanRow: scalar GenAI columns plus normalised content.
+
+Each dialect is one small adapter in `collector.dialects`; they run in order and each
+fills only what is still empty, so the OpenTelemetry GenAI conventions win where a
+span carries several dialects at once.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+
+from collector.dialects import ADAPTERS
+from collector.genai import GenAI
+from proto.records import SpanRecord
+from store.model import SpanRow
+
+log = logging.getLogger("otelite.normalize")
+
+
+def normalize(span: SpanRecord, project_id: str) -> SpanRow:
+    genai = GenAI()
+    for adapter in ADAPTERS:
+        try:
+            adapter(span, genai)
+        except Exception:
+            # A dialect we misread must never cost the span: it is stored as it came.
+            log.exception("adapter %s failed on span %s", adapter.__module__, span.span_id)
+    return SpanRow(
+        project_id=project_id,
+        trace_id=span.trace_id,
+        span_id=span.span_id,
+        parent_span_id=span.parent_span_id,
+        name=span.name,
+        kind=span.kind,
+        start_ns=span.start_ns,
+        end_ns=span.end_ns,
+        status=span.status_code,
+        status_message=span.status_message,
+        conversation_id=genai.conversation_id,
+        operation_name=genai.operation_name,
+        agent_name=genai.agent_name,
+        provider=genai.provider,
+        request_model=genai.request_model,
+        response_model=genai.response_model,
+        input_tokens=genai.input_tokens,
+        output_tokens=genai.output_tokens,
+        reasoning_tokens=genai.reasoning_tokens,
+        tool_name=genai.tool_name,
+        tool_call_id=genai.tool_call_id,
+        attributes=span.attributes,
+        events=[asdict(e) for e in span.events],
+        links=[asdict(link) for link in span.links],
+        resource=span.resource,
+        scope={"name": span.scope_name, "version": span.scope_version},
+        content=genai.content(),
+    )

@@ -1,0 +1,66 @@
+"""What both receivers share: decode, pick the project, normalise, write, wait.
+
+Receivers handle transport only (status codes, headers, compression); this is the one
+place a request body becomes stored spans.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from collector.normalize import normalize
+from collector.writer import BatchWriter
+from proto import DecodedRequest, DecodeError, decode_json, decode_protobuf
+
+__all__ = ["DecodeError", "ExportResult", "Pipeline", "TooManySpans"]
+
+PROJECT_RESOURCE_ATTRIBUTE = "project.id"
+# How many rejection messages are joined into partial_success.error_message.
+MAX_ERROR_MESSAGES = 5
+
+
+class TooManySpans(Exception):
+    """The request holds more spans than `max_spans_per_request`."""
+
+
+@dataclass(slots=True)
+class ExportResult:
+    accepted: int
+    rejected: int
+    error_message: str
+
+
+class Pipeline:
+    def __init__(self, writer: BatchWriter, default_project: str = "default", max_spans_per_request: int = 50_000):
+        self.writer = writer
+        self.default_project = default_project
+        self.max_spans_per_request = max_spans_per_request
+
+    def export(self, body: bytes, *, json: bool, project_id: str | None, timeout: float | None = None) -> ExportResult:
+        """Store one export request; returns once every accepted span is committed.
+
+        Raises DecodeError (bad body), TooManySpans, QueueFull or WriterClosed.
+        """
+        decoded = decode_json(body) if json else decode_protobuf(body)
+        total = len(decoded.spans) + len(decoded.rejected)
+        if total > self.max_spans_per_request:
+            raise TooManySpans(f"request has {total} spans; the limit is {self.max_spans_per_request}")
+        rows = [normalize(span, self._project(span.resource, project_id)) for span in decoded.spans]
+        self.writer.submit(rows).result(timeout)
+        return ExportResult(len(rows), len(decoded.rejected), _error_message(decoded))
+
+    def _project(self, resource: dict[str, object], header_project: str | None) -> str:
+        if header_project:
+            return header_project
+        from_resource = resource.get(PROJECT_RESOURCE_ATTRIBUTE)
+        if isinstance(from_resource, str) and from_resource:
+            return from_resource
+        return self.default_project
+
+
+def _error_message(decoded: DecodedRequest) -> str:
+    if not decoded.rejected:
+        return ""
+    shown = "; ".join(decoded.rejected[:MAX_ERROR_MESSAGES])
+    more = len(decoded.rejected) - MAX_ERROR_MESSAGES
+    return f"rejected {len(decoded.rejected)} span(s): {shown}" + (f"; and {more} more" if more > 0 else "")

@@ -1,0 +1,76 @@
+"""The `otelite` command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from otelite.config import ConfigError, load_config
+from otelite.server import Otelite, is_loopback
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="otelite", description="OpenTelemetry collector and query API for AI-agent traces")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="receive OTLP traces and serve the API")
+    _common(serve)
+    serve.add_argument("--grpc-port", type=int, help="OTLP/gRPC port (default 4317)")
+    serve.add_argument("--http-port", type=int, help="OTLP/HTTP and API port (default 4318)")
+    serve.add_argument("--host", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--insecure", action="store_true", help="allow a non-loopback host without auth")
+
+    stats = commands.add_parser("stats", help="print what the database holds")
+    _common(stats)
+
+    args = parser.parse_args(argv)
+    try:
+        config = load_config(
+            args.config,
+            db=args.db,
+            **({"grpc_port": args.grpc_port, "http_port": args.http_port, "host": args.host} if args.command == "serve" else {}),
+        )
+    except (ConfigError, OSError) as exc:
+        print(f"otelite: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "serve":
+        return _serve(config, args.insecure)
+    return _stats(config)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", help="path to config.yaml")
+    parser.add_argument("--db", help="SQLite database path (default ./otelite.db)")
+
+
+def _serve(config, insecure: bool) -> int:  # type: ignore[no-untyped-def]
+    if not is_loopback(config.host) and not insecure:
+        print(
+            f"otelite: refusing to serve on non-loopback address {config.host} without auth; "
+            "configure users in config.yaml or pass --insecure",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        server = Otelite(config)
+    except OSError as exc:
+        print(f"otelite: {exc}", file=sys.stderr)
+        return 1
+    server.serve()
+    return 0
+
+
+def _stats(config) -> int:  # type: ignore[no-untyped-def]
+    from store import open_store
+
+    store = open_store(config.db)
+    try:
+        print(f"database: {config.db}")
+        print(f"spans: {store.count_spans()}")
+    finally:
+        store.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

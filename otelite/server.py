@@ -1,0 +1,123 @@
+"""The composition root: store -> writer -> pipeline -> receivers, plus the API app.
+
+`Otelite.serve()` runs both servers in this process until SIGINT/SIGTERM, then stops
+taking requests, lets in-flight exports commit, and flushes the writer before exit.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import signal
+import socket
+import threading
+import time
+
+import uvicorn
+
+from api.app import create_app
+from collector.grpc_receiver import create_grpc_server
+from collector.http_receiver import otlp_http_routes
+from collector.pipeline import Pipeline
+from collector.writer import BatchWriter
+from otelite.config import Config
+from store import open_store
+
+# How long in-flight gRPC exports get to finish on shutdown.
+GRPC_GRACE_SECONDS = 30
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class Otelite:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.store = open_store(config.db, synchronous=config.synchronous)
+        self.writer = BatchWriter(
+            self.store,
+            max_queue_spans=config.writer.max_queue_spans,
+            max_batch_spans=config.writer.max_batch_spans,
+        )
+        self.pipeline = Pipeline(self.writer, config.default_project, config.limits.max_spans_per_request)
+        self.grpc_server, self.grpc_port = create_grpc_server(
+            self.pipeline, _address(config.host, config.grpc_port), config.limits.max_request_bytes
+        )
+        self.http_socket = _bind(config.host, config.http_port)
+        self.http_port: int = self.http_socket.getsockname()[1]
+        self.app = create_app(self.store, otlp_http_routes(self.pipeline, config.limits.max_request_bytes))
+        self.http_server = uvicorn.Server(
+            uvicorn.Config(self.app, log_level="warning", lifespan="off", timeout_graceful_shutdown=GRPC_GRACE_SECONDS)
+        )
+        self._thread: threading.Thread | None = None
+        self._stopped = False
+
+    @property
+    def http_url(self) -> str:
+        host = self.config.host if ":" not in self.config.host else f"[{self.config.host}]"
+        return f"http://{host}:{self.http_port}"
+
+    def serve(self) -> None:
+        """Run in the foreground until SIGINT or SIGTERM; flush before returning."""
+        # uvicorn re-raises the signal it caught once it has stopped; these handlers
+        # take that second delivery so our own flush below still runs.
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: None)
+        self.grpc_server.start()
+        print(
+            f"otelite: OTLP/gRPC on {self.config.host}:{self.grpc_port}, "
+            f"OTLP/HTTP and API on {self.http_url}, database {self.config.db}",
+            flush=True,
+        )
+        try:
+            self.http_server.run(sockets=[self.http_socket])
+        finally:
+            self.shutdown()
+        print("otelite: stopped, every accepted span is written", flush=True)
+
+    def start(self) -> None:
+        """Serve from a background thread (tests, embedding); `stop()` ends it."""
+        self.grpc_server.start()
+        self._thread = threading.Thread(
+            target=self.http_server.run, kwargs={"sockets": [self.http_socket]}, name="otelite-http", daemon=True
+        )
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self.http_server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("the HTTP server did not start")
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        self.http_server.should_exit = True
+        if self._thread is not None:
+            self._thread.join()
+        self.shutdown()
+
+    def shutdown(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        self.grpc_server.stop(GRPC_GRACE_SECONDS).wait()
+        self.writer.close()
+        self.store.close()
+        self.http_socket.close()
+
+
+def _address(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(1024)
+    sock.set_inheritable(True)
+    return sock

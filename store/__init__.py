@@ -1,0 +1,18 @@
+"""Storage: the `Store` interface the collector writes through and the API reads from.
+
+SQLite is the embedded default (`store.sqlite`); other backends implement the same
+interface so neither side knows which one it talks to.
+"""
+
+from store.base import Store
+from store.model import SpanRow
+
+__all__ = ["SpanRow", "Store", "open_store"]
+
+
+def open_store(url: str, **options: object) -> Store:
+    """Open a store from a URL or path: `sqlite:///path.db` or a bare path."""
+    from store.sqlite import SQLiteStore
+
+    path = url.removeprefix("sqlite:///").removeprefix("sqlite://")
+    return SQLiteStore(path, **options)  # type: ignore[arg-type]

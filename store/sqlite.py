@@ -1,0 +1,162 @@
+"""The embedded SQLite store: one writer connection, one reader connection per thread.
+
+WAL mode lets readers run while the writer commits. `synchronous` defaults to NORMAL,
+which in WAL mode keeps every committed transaction across a process crash
+(`kill -9`); `FULL` also survives power loss, at an fsync per commit.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import orjson
+import sqlite_utils
+
+from store.model import SpanRow
+from store.schema import migrate
+
+SPAN_COLUMNS = (
+    "project_id, trace_id, span_id, parent_span_id, name, kind, start_ns, end_ns, duration_ms, status, "
+    "conversation_id, conversation_source, operation_name, agent_name, provider, request_model, "
+    "response_model, input_tokens, output_tokens, reasoning_tokens, tool_name, tool_call_id"
+)
+# ?1 is the span's own conversation id, ?2/?3 its project and trace: a span that names
+# no conversation takes its trace's, or for now the trace id itself.
+INSERT_SPAN = f"""
+INSERT OR REPLACE INTO spans ({SPAN_COLUMNS}) VALUES (
+  ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11,
+  COALESCE(?1, (SELECT conversation_id FROM trace_conversations WHERE project_id = ?2 AND trace_id = ?3), ?3),
+  CASE WHEN ?1 IS NOT NULL THEN 1
+       WHEN EXISTS (SELECT 1 FROM trace_conversations WHERE project_id = ?2 AND trace_id = ?3) THEN 2
+       ELSE 0 END,
+  ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21
+)
+"""
+INSERT_DETAILS = """
+INSERT OR REPLACE INTO span_details
+  (project_id, trace_id, span_id, status_message, attributes, events, links, resource, scope, content)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
+NAME_TRACE_CONVERSATION = """
+INSERT OR IGNORE INTO trace_conversations (project_id, trace_id, conversation_id) VALUES (?, ?, ?)
+"""
+# Spans that arrived before any span of their trace named the conversation join it now.
+ADOPT_EARLIER_SPANS = """
+UPDATE spans
+SET conversation_id = (SELECT conversation_id FROM trace_conversations tc
+                       WHERE tc.project_id = spans.project_id AND tc.trace_id = spans.trace_id),
+    conversation_source = 2
+WHERE project_id = ? AND trace_id = ? AND conversation_source = 0
+"""
+
+
+def _json(value: object) -> str:
+    return orjson.dumps(value).decode()
+
+
+def _span_params(row: SpanRow) -> tuple[object, ...]:
+    return (
+        row.conversation_id,
+        row.project_id,
+        row.trace_id,
+        row.span_id,
+        row.parent_span_id,
+        row.name,
+        row.kind,
+        row.start_ns,
+        row.end_ns,
+        row.duration_ms,
+        row.status,
+        row.operation_name,
+        row.agent_name,
+        row.provider,
+        row.request_model,
+        row.response_model,
+        row.input_tokens,
+        row.output_tokens,
+        row.reasoning_tokens,
+        row.tool_name,
+        row.tool_call_id,
+    )
+
+
+def _details_params(row: SpanRow) -> tuple[object, ...]:
+    return (
+        row.project_id,
+        row.trace_id,
+        row.span_id,
+        row.status_message,
+        _json(row.attributes),
+        _json(row.events),
+        _json(row.links),
+        _json(row.resource),
+        _json(row.scope),
+        _json(row.content),
+    )
+
+
+class SQLiteStore:
+    def __init__(self, path: str | Path, synchronous: str = "NORMAL") -> None:
+        self.path = str(path)
+        if synchronous.upper() not in ("NORMAL", "FULL", "EXTRA"):
+            raise ValueError(f"synchronous must be NORMAL, FULL or EXTRA, not {synchronous!r}")
+        self._synchronous = synchronous.upper()
+        self._write_conn = self._connect()
+        self._write_conn.execute("PRAGMA journal_mode = WAL")
+        migrate(sqlite_utils.Database(self._write_conn))
+        self._write_lock = threading.Lock()
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
+
+    def _connect(self) -> sqlite3.Connection:
+        # isolation_level=None: we issue BEGIN/COMMIT ourselves, nothing implicit.
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        conn.execute("PRAGMA busy_timeout = 30000")
+        conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        return conn
+
+    def reader(self) -> sqlite3.Connection:
+        """This thread's read-only connection."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            conn.execute("PRAGMA query_only = ON")
+            self._local.conn = conn
+            with self._readers_lock:
+                self._readers.append(conn)
+        return conn
+
+    def write_spans(self, rows: Sequence[SpanRow]) -> None:
+        if not rows:
+            return
+        named = {(r.project_id, r.trace_id, r.conversation_id) for r in rows if r.conversation_id is not None}
+        with self._write_lock:
+            conn = self._write_conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.executemany(NAME_TRACE_CONVERSATION, named)
+                conn.executemany(INSERT_SPAN, map(_span_params, rows))
+                conn.executemany(INSERT_DETAILS, map(_details_params, rows))
+                conn.executemany(ADOPT_EARLIER_SPANS, {(p, t) for p, t, _ in named})
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+    def count_spans(self, project_id: str | None = None) -> int:
+        if project_id is None:
+            return self.reader().execute("SELECT count(*) FROM spans").fetchone()[0]
+        return self.reader().execute("SELECT count(*) FROM spans WHERE project_id = ?", (project_id,)).fetchone()[0]
+
+    def close(self) -> None:
+        with self._readers_lock:
+            for conn in self._readers:
+                conn.close()
+            self._readers.clear()
+        with self._write_lock:
+            self._write_conn.close()
