@@ -28,6 +28,7 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(
             args.config,
             db=args.db,
+            store=args.store,
             **({"grpc_port": args.grpc_port, "http_port": args.http_port, "host": args.host} if args.command == "serve" else {}),
         )
     except (ConfigError, OSError) as exc:
@@ -41,6 +42,9 @@ def main(argv: list[str] | None = None) -> int:
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", help="path to config.yaml")
     parser.add_argument("--db", help="SQLite database path (default ./otelite.db)")
+    parser.add_argument(
+        "--store", help="store URL instead of the SQLite file: clickhouse://user:pass@host:8123/db or chdb:///data/dir"
+    )
 
 
 def _serve(config, insecure: bool) -> int:  # type: ignore[no-untyped-def]
@@ -63,9 +67,9 @@ def _serve(config, insecure: bool) -> int:  # type: ignore[no-untyped-def]
 def _stats(config) -> int:  # type: ignore[no-untyped-def]
     from store import open_store
 
-    store = open_store(config.db)
+    store = open_store(config.store_url)
     try:
-        print(f"database: {config.db}")
+        print(f"database: {config.store_label}")
         print(f"spans: {store.count_spans()}")
     finally:
         store.close()

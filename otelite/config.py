@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -28,15 +29,28 @@ class Config:
     grpc_port: int = 4317
     http_port: int = 4318
     db: str = "./otelite.db"
+    # Where spans are stored when not the SQLite file `db`: `clickhouse://user:pass@host:8123/db`
+    # (options ?ttl_days=N&cluster=NAME) or `chdb:///data/dir` (ClickHouse in-process).
+    store: str = ""
     default_project: str = "default"
     # NORMAL survives kill -9 in WAL mode; FULL also survives power loss.
     synchronous: str = "NORMAL"
     limits: Limits = field(default_factory=Limits)
     writer: WriterSettings = field(default_factory=WriterSettings)
 
+    @property
+    def store_url(self) -> str:
+        """The store to open: `store` when set, else the SQLite file `db`."""
+        return self.store or self.db
+
+    @property
+    def store_label(self) -> str:
+        """`store_url` without any password, for printing."""
+        return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", self.store_url)
+
 
 # Scalar settings that OTELITE_<NAME> may override.
-ENV_SETTINGS = ("host", "grpc_port", "http_port", "db", "default_project", "synchronous")
+ENV_SETTINGS = ("host", "grpc_port", "http_port", "db", "store", "default_project", "synchronous")
 
 
 class ConfigError(ValueError):

@@ -38,7 +38,7 @@ def is_loopback(host: str) -> bool:
 class Otelite:
     def __init__(self, config: Config) -> None:
         self.config = config
-        self.store = open_store(config.db, synchronous=config.synchronous)
+        self.store = open_store(config.store_url, synchronous=config.synchronous)
         self.writer = BatchWriter(
             self.store,
             max_queue_spans=config.writer.max_queue_spans,
@@ -71,7 +71,7 @@ class Otelite:
         self.grpc_server.start()
         print(
             f"otelite: OTLP/gRPC on {self.config.host}:{self.grpc_port}, "
-            f"OTLP/HTTP and API on {self.http_url}, database {self.config.db}",
+            f"OTLP/HTTP and API on {self.http_url}, database {self.config.store_label}",
             flush=True,
         )
         try:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import sqlite3
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import orjson
 import pytest
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
@@ -17,13 +20,59 @@ from otelite.config import load_config
 from otelite.server import Otelite
 
 
+# Every backend the route- and store-level suites run against. A test module opts in with
+# `pytestmark = pytest.mark.parametrize("store_backend", BACKENDS, indirect=True)`.
+BACKENDS = ["sqlite", "chdb"]
+
+
+@pytest.fixture(scope="session")
+def chdb_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """chdb runs one embedded ClickHouse per process, on one data directory: every chdb
+    test shares it, each in a database of its own."""
+    pytest.importorskip("chdb")
+    return tmp_path_factory.mktemp("chdb")
+
+
 @pytest.fixture
-def make_server(tmp_path: Path) -> Iterator[Callable[..., Otelite]]:
+def store_backend(request: pytest.FixtureRequest) -> str:
+    """Which store `make_server` and `make_store` use: "sqlite" unless parametrised."""
+    return getattr(request, "param", "sqlite")
+
+
+@pytest.fixture
+def store_url(store_backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """A fresh, empty store of the test's backend."""
+    if store_backend == "sqlite":
+        return str(tmp_path / "otelite.db")
+    path = request.getfixturevalue("chdb_path")
+    return f"chdb://{path}?database=t_{uuid.uuid4().hex}"
+
+
+@pytest.fixture
+def make_store(store_url: str) -> Iterator[Callable[[], Any]]:
+    """`make_store()` opens the test's store (again: a second call is a restart)."""
+    from store import open_store
+
+    opened: list[Any] = []
+
+    def make() -> Any:
+        opened.append(open_store(store_url))
+        return opened[-1]
+
+    yield make
+    for store in opened:
+        store.close()
+
+
+@pytest.fixture
+def make_server(tmp_path: Path, store_backend: str, store_url: str) -> Iterator[Callable[..., Otelite]]:
     """Start otelite in-process on free ports; `make_server(db=..., **settings)`."""
     started: list[Otelite] = []
 
     def make(**settings: object) -> Otelite:
         settings.setdefault("db", str(tmp_path / "otelite.db"))
+        if store_backend != "sqlite":
+            settings.setdefault("store", store_url)
         server = Otelite(load_config(env={}, grpc_port=0, http_port=0, **settings))
         server.start()
         started.append(server)
@@ -90,3 +139,21 @@ def read_db(path: str | Path, sql: str, params: tuple[object, ...] = ()) -> list
         return conn.execute(sql, params).fetchall()
     finally:
         conn.close()
+
+
+def stored_spans(store: Any, project_id: str | None = None) -> list[dict[str, Any]]:
+    """Every stored span as the API sees it, on either backend: the scalar columns of
+    SQLite's spans table, with `conversation_id` resolved, plus `content` (decoded
+    JSON), ordered by start time then span id."""
+    from store.sqlite import SQLiteStore
+
+    if isinstance(store, SQLiteStore):
+        where, params = ("WHERE s.project_id = ?", (project_id,)) if project_id is not None else ("", ())
+        rows = read_db(
+            store.path,
+            f"SELECT s.*, d.content FROM spans s JOIN span_details d USING (project_id, trace_id, span_id) {where} "
+            "ORDER BY s.start_ns, s.span_id",
+            params,
+        )
+        return [{**dict(row), "content": orjson.loads(row["content"])} for row in rows]
+    return store.stored_spans(project_id)

@@ -1,0 +1,391 @@
+"""The ClickHouse store: the same `Store` interface as SQLite, for team-sized data.
+
+ClickHouse is reached through a two-method seam, `ClickHouseClient`:
+- `HttpClient`: clickhouse-connect over HTTP, for `clickhouse://user:pass@host:8123/db`;
+- `ChdbClient`: chdb, the ClickHouse engine in-process, for `chdb:///path` (tests, and a
+  single machine that wants ClickHouse without a server).
+Both receive the same SQL text with `{name:Type}` placeholders; values are rendered by
+clickhouse-connect's own binder and bound by ClickHouse server-side, so no value is
+ever spliced into SQL. Inserts are one `INSERT ... FORMAT JSONCompactEachRow` per table per
+batch, the body serialised by orjson: the same bytes go through both clients, and
+ClickHouse, not hand-written escaping, parses them.
+
+ClickHouse is append-only, so:
+- re-exported spans are collapsed by ReplacingMergeTree(version) and every read uses
+  FINAL, which dedups at read time the rows merges have not collapsed yet;
+- a span that names no conversation is stored under its trace id and resolved at read
+  time through `trace_conversations` (see `RESOLVED_CONVERSATION`), never updated.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import orjson
+
+from store.clickhouse_schema import MIGRATIONS, SCHEMA_VERSION, TTL_TABLES, Schema, bootstrap
+from store.model import SpanRow
+
+Params = dict[str, Any]
+
+SPAN_COLUMNS = (
+    "project_id", "conversation_id", "conversation_source", "start_ns", "trace_id", "span_id",
+    "parent_span_id", "name", "kind", "end_ns", "duration_ms", "status", "operation_name",
+    "agent_name", "provider", "request_model", "response_model", "input_tokens",
+    "output_tokens", "reasoning_tokens", "tool_name", "tool_call_id", "version",
+)  # fmt: skip
+DETAIL_COLUMNS = (
+    "project_id", "trace_id", "span_id", "start_ns", "status_message", "attributes",
+    "events", "links", "resource", "scope", "content", "version",
+)  # fmt: skip
+MAPPING_COLUMNS = ("project_id", "conversation_id", "trace_id", "named_ns")
+
+# Settings every session sends. Daily partitions: an import of old spans may touch
+# many days in one insert, which ClickHouse refuses past 100 by default.
+SETTINGS: dict[str, Any] = {"max_partitions_per_insert_block": 1000}
+# On a cluster: an insert returns only once every shard has it (acknowledge = durable),
+# and subqueries over Distributed tables run shard-locally, which is correct because
+# every table is sharded by (project, trace).
+CLUSTER_SETTINGS: dict[str, Any] = {"distributed_foreground_insert": 1, "distributed_product_mode": "local"}
+
+
+class ClickHouseClient(Protocol):
+    def query(self, sql: str, params: Params | None = None) -> list[tuple[Any, ...]]:
+        """Run a SELECT; rows as tuples of Python values."""
+
+    def command(self, sql: str, params: Params | None = None) -> None:
+        """Run a statement that returns nothing (DDL, ALTER, SET-free)."""
+
+    def insert(self, table: str, columns: Sequence[str], body: bytes) -> None:
+        """`INSERT INTO table (columns) FORMAT JSONCompactEachRow` with `body` as the data."""
+
+    def close(self) -> None: ...
+
+
+class HttpClient:
+    """clickhouse-connect: the production path, one HTTP connection pool, thread-safe."""
+
+    def __init__(self, host: str, port: int, username: str, password: str, secure: bool, settings: dict[str, Any]):
+        import clickhouse_connect
+
+        # No session id: a ClickHouse HTTP session serialises its queries, and the API
+        # reads from many threads at once.
+        self._client = clickhouse_connect.get_client(
+            host=host,
+            port=port,
+            username=username,
+            password=password,
+            secure=secure,
+            settings=settings,
+            autogenerate_session_id=False,
+        )
+
+    def query(self, sql: str, params: Params | None = None) -> list[tuple[Any, ...]]:
+        return list(self._client.query(sql, parameters=params).result_rows)
+
+    def command(self, sql: str, params: Params | None = None) -> None:
+        self._client.command(sql, parameters=params)
+
+    def insert(self, table: str, columns: Sequence[str], body: bytes) -> None:
+        self._client.raw_insert(table, list(columns), body, fmt="JSONCompactEachRow")
+
+    def close(self) -> None:
+        self._client.close()
+
+
+class ChdbClient:
+    """chdb: ClickHouse in this process, on a data directory.
+
+    chdb runs one embedded server per process, on one path: every ChdbClient of a
+    process must use the same path (any number of sessions may share it).
+    """
+
+    def __init__(self, path: str, settings: dict[str, Any]):
+        from chdb import session
+
+        self._session = session.Session(path)
+        for name, value in settings.items():
+            self._session.query(f"SET {name} = {value!r}")
+
+    def query(self, sql: str, params: Params | None = None) -> list[tuple[Any, ...]]:
+        sql, params = _bind(sql, params)
+        result = self._session.query(sql, "JSONCompact", params=params)
+        data = result.bytes()
+        return [tuple(row) for row in orjson.loads(data)["data"]] if data else []
+
+    def command(self, sql: str, params: Params | None = None) -> None:
+        sql, params = _bind(sql, params)
+        self._session.query(sql, "JSONCompact", params=params)
+
+    def insert(self, table: str, columns: Sequence[str], body: bytes) -> None:
+        # What clickhouse-connect's raw_insert sends as query + body, as one text.
+        self._session.query(f"INSERT INTO {table} ({', '.join(columns)}) FORMAT JSONCompactEachRow\n{body.decode()}")
+
+    def close(self) -> None:
+        self._session.close()
+
+
+def _bind(sql: str, params: Params | None) -> tuple[str, Params | None]:
+    """Render parameter values exactly as clickhouse-connect sends them over HTTP."""
+    if not params:
+        return sql, None
+    from clickhouse_connect.driver.binding import bind_query
+
+    query, bound = bind_query(sql, params)
+    return str(query), {name.removeprefix("param_"): value for name, value in bound.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class ClickHouseURL:
+    kind: str  # "clickhouse" (HTTP server) or "chdb" (in-process)
+    schema: Schema
+    host: str = "127.0.0.1"
+    port: int = 8123
+    username: str = "default"
+    password: str = ""
+    secure: bool = False
+    path: str = ""  # chdb data directory
+
+
+def parse_url(url: str) -> ClickHouseURL:
+    """`clickhouse[s]://user:pass@host:8123/db?cluster=c&ttl_days=30` or `chdb:///data/dir?database=db`."""
+    parts = urlsplit(url)
+    query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
+    known = {"cluster", "ttl_days", "database"}
+    if unknown := set(query) - known:
+        raise ValueError(f"{url}: unknown option(s) {', '.join(sorted(unknown))} (known: {', '.join(sorted(known))})")
+    try:
+        ttl_days = int(query.get("ttl_days", "0"))
+    except ValueError:
+        raise ValueError(f"{url}: ttl_days must be a whole number of days") from None
+    if parts.scheme == "chdb":
+        schema = Schema(database=query.get("database", "otelite"), cluster=query.get("cluster"), ttl_days=ttl_days)
+        return ClickHouseURL("chdb", schema, path=unquote(parts.netloc + parts.path))
+    if parts.scheme not in ("clickhouse", "clickhouses"):
+        raise ValueError(f"{url}: not a ClickHouse URL")
+    database = parts.path.strip("/") or query.get("database", "otelite")
+    schema = Schema(database=database, cluster=query.get("cluster"), ttl_days=ttl_days)
+    secure = parts.scheme == "clickhouses"
+    return ClickHouseURL(
+        "clickhouse",
+        schema,
+        host=parts.hostname or "127.0.0.1",
+        port=parts.port or (8443 if secure else 8123),
+        username=unquote(parts.username) if parts.username else "default",
+        password=unquote(parts.password) if parts.password else "",
+        secure=secure,
+    )
+
+
+def connect(url: ClickHouseURL) -> ClickHouseClient:
+    settings = {**SETTINGS, **(CLUSTER_SETTINGS if url.schema.cluster else {})}
+    try:
+        if url.kind == "chdb":
+            return ChdbClient(url.path, settings)
+        return HttpClient(url.host, url.port, url.username, url.password, url.secure, settings)
+    except ImportError as exc:
+        raise RuntimeError(f"the {url.kind} store needs the clickhouse extra: pip install 'otelite[clickhouse]' ({exc})") from exc
+
+
+def migrate(client: ClickHouseClient, schema: Schema) -> int:
+    """Bring the database up to SCHEMA_VERSION; returns the version it started at."""
+    for statement in bootstrap(schema):
+        client.command(statement)
+    start = client.query(f"SELECT max(version) FROM {schema.table('otelite_migrations')}")[0][0] or 0
+    if start > SCHEMA_VERSION:
+        raise RuntimeError(
+            f"ClickHouse schema version {start} is newer than this otelite ({SCHEMA_VERSION}); upgrade otelite"
+        )
+    for version in range(start, SCHEMA_VERSION):
+        for statement in MIGRATIONS[version](schema):
+            client.command(statement)
+        client.command(
+            f"INSERT INTO {schema.table('otelite_migrations')} (version) VALUES ({{version:UInt32}})",
+            {"version": version + 1},
+        )
+    _apply_ttl(client, schema)
+    return start
+
+
+def _apply_ttl(client: ClickHouseClient, schema: Schema) -> None:
+    """Retention is configuration: change a table's TTL when the configured one differs."""
+    for name, column in TTL_TABLES:
+        table = schema.storage_table(name)
+        database, _, short = table.partition(".")
+        rows = client.query(
+            "SELECT engine_full FROM system.tables WHERE database = {database:String} AND name = {name:String}",
+            {"database": database, "name": short},
+        )
+        current = rows[0][0] if rows else ""
+        # ClickHouse shows `INTERVAL 7 DAY` back as `toIntervalDay(7)`.
+        wanted = f"toIntervalDay({schema.ttl_days})" if schema.ttl_days else None
+        has_ttl = " TTL " in current
+        if (wanted is None and has_ttl) or (wanted is not None and (not has_ttl or wanted not in current)):
+            client.command(schema.alter_ttl(name, column))
+
+
+# -- reads ----------------------------------------------------------------------------
+
+# The conversation a span belongs to, resolved at read time: the span's own id; else the
+# conversation its trace was named into (the earliest-starting naming span wins); else
+# the trace id. `owner` is a (trace_id, conversation_id) subquery over the traces read.
+RESOLVED_CONVERSATION = (
+    "if(s.conversation_source = 1, s.conversation_id, if(owner.conversation_id != '', owner.conversation_id, s.trace_id))"
+)
+
+
+def owner_subquery(schema: Schema, traces: str) -> str:
+    """(trace_id, conversation_id) of each trace in `traces` (SQL text) that some span named."""
+    return (
+        f"SELECT trace_id, argMin(conversation_id, named_ns) AS conversation_id "
+        f"FROM {schema.table('trace_conversations')} "
+        f"WHERE project_id = {{project_id:String}} AND trace_id IN ({traces}) GROUP BY trace_id"
+    )
+
+
+class ClickHouseStore:
+    def __init__(self, url: str | ClickHouseURL, client: ClickHouseClient | None = None) -> None:
+        self.url = parse_url(url) if isinstance(url, str) else url
+        self.schema = self.url.schema
+        self.client = client if client is not None else connect(self.url)
+        self._write_lock = threading.Lock()
+        migrate(self.client, self.schema)
+
+    def table(self, name: str) -> str:
+        return self.schema.table(name)
+
+    # -- writes -----------------------------------------------------------------------
+
+    def write_spans(self, rows: Sequence[SpanRow]) -> None:
+        """Three inserts, details and mapping before spans, so a span a reader can see
+        has its details and its conversation. The inserts are not one transaction; a
+        failure part-way fails the batch, the exporter retries it, and the replacing
+        tables make the repeat harmless. Durable once ClickHouse acknowledges the
+        insert (synchronous insert: the part is written before the reply)."""
+        if not rows:
+            return
+        # A version that grows with every write: the last write of a span wins.
+        version = time.time_ns()
+        mapping = _dedupe(
+            (row.project_id, row.conversation_id, row.trace_id, row.start_ns)
+            for row in rows
+            if row.conversation_id is not None
+        )
+        with self._write_lock:
+            self.client.insert(self.table("span_details"), DETAIL_COLUMNS, _compact_rows(_detail(r, version) for r in rows))
+            if mapping:
+                self.client.insert(
+                    self.table("trace_conversations"), MAPPING_COLUMNS, _compact_rows(list(m) for m in mapping)
+                )
+            self.client.insert(self.table("spans"), SPAN_COLUMNS, _compact_rows(_span(r, version) for r in rows))
+
+    # -- reads ------------------------------------------------------------------------
+
+    def count_spans(self, project_id: str | None = None) -> int:
+        if project_id is None:
+            return int(self.client.query(f"SELECT count() FROM {self.table('spans')} FINAL")[0][0])
+        return int(
+            self.client.query(
+                f"SELECT count() FROM {self.table('spans')} FINAL WHERE project_id = {{project_id:String}}",
+                {"project_id": project_id},
+            )[0][0]
+        )
+
+    def stored_spans(self, project_id: str | None = None) -> list[dict[str, Any]]:
+        """Every span with its resolved conversation and decoded `content`, oldest first.
+
+        The same columns, names and conversation_source values (0 none, 1 own, 2
+        inherited) as SQLite's spans table. A whole-project read: for export and tests.
+        """
+        columns = [c for c in SPAN_COLUMNS if c not in ("conversation_id", "conversation_source", "version")]
+        project = "s.project_id = {project_id:String}" if project_id is not None else "1"
+        sql = f"""
+SELECT {", ".join(f"s.{c}" for c in columns)},
+       {RESOLVED_CONVERSATION} AS resolved_conversation_id,
+       multiIf(s.conversation_source = 1, 1, owner.conversation_id != '', 2, 0) AS resolved_source,
+       d.content
+FROM {self.table("spans")} AS s FINAL
+LEFT JOIN (
+  SELECT project_id, trace_id, argMin(conversation_id, named_ns) AS conversation_id
+  FROM {self.table("trace_conversations")} GROUP BY project_id, trace_id
+) AS owner ON owner.project_id = s.project_id AND owner.trace_id = s.trace_id
+LEFT JOIN (SELECT project_id, trace_id, span_id, content FROM {self.table("span_details")} FINAL) AS d
+  ON d.project_id = s.project_id AND d.trace_id = s.trace_id AND d.span_id = s.span_id
+WHERE {project}
+ORDER BY s.start_ns, s.span_id"""
+        rows = self.client.query(sql, {"project_id": project_id} if project_id is not None else None)
+        names = [*columns, "conversation_id", "conversation_source", "content"]
+        return [{**dict(zip(names, row)), "content": orjson.loads(row[-1] or "{}")} for row in rows]
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _dedupe(mapping: Iterable[tuple[str, str, str, int]]) -> list[tuple[str, str, str, int]]:
+    """One row per (project, conversation, trace) with the earliest naming start."""
+    earliest: dict[tuple[str, str, str], int] = {}
+    for project_id, conversation_id, trace_id, start_ns in mapping:
+        key = (project_id, conversation_id, trace_id)
+        if key not in earliest or start_ns < earliest[key]:
+            earliest[key] = start_ns
+    return [(*key, start_ns) for key, start_ns in earliest.items()]
+
+
+def _span(row: SpanRow, version: int) -> list[Any]:
+    named = row.conversation_id is not None
+    return [
+        row.project_id,
+        row.conversation_id if named else row.trace_id,
+        1 if named else 0,
+        row.start_ns,
+        row.trace_id,
+        row.span_id,
+        row.parent_span_id,
+        row.name,
+        row.kind,
+        row.end_ns,
+        row.duration_ms,
+        row.status,
+        row.operation_name,
+        row.agent_name,
+        row.provider,
+        row.request_model,
+        row.response_model,
+        row.input_tokens,
+        row.output_tokens,
+        row.reasoning_tokens,
+        row.tool_name,
+        row.tool_call_id,
+        version,
+    ]
+
+
+def _detail(row: SpanRow, version: int) -> list[Any]:
+    return [
+        row.project_id,
+        row.trace_id,
+        row.span_id,
+        row.start_ns,
+        row.status_message,
+        _json(row.attributes),
+        _json(row.events),
+        _json(row.links),
+        _json(row.resource),
+        _json(row.scope),
+        _json(row.content),
+        version,
+    ]
+
+
+def _json(value: object) -> str:
+    return orjson.dumps(value).decode()
+
+
+def _compact_rows(rows: Iterable[list[Any]]) -> bytes:
+    """One JSON array per row, values in column order (JSONCompactEachRow)."""
+    return b"\n".join(map(orjson.dumps, rows))

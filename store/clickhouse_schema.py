@@ -1,0 +1,198 @@
+"""The ClickHouse schema and its migrations, as DDL text.
+
+One `Schema` renders every statement for a database, an optional cluster and a
+retention; the same text runs on a single server, on chdb in the tests, and (with
+`cluster`) ON CLUSTER with Replicated tables behind Distributed ones. Design notes
+(why each ORDER BY, why FINAL, why a mapping table) are in docs/scale.md.
+
+Migrations are lists of statements, applied in order and recorded in
+`otelite_migrations`. Every statement is `IF NOT EXISTS`-safe, so two collectors
+starting at once, or a crash half-way through a migration, only repeat harmless work.
+Append new migrations; never edit a shipped one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+# One day-partition per start date: retention drops whole parts (ttl_only_drop_parts)
+# instead of rewriting them, as the OpenTelemetry ClickHouse exporter does.
+_DAY_PARTITION = "toDate(fromUnixTimestamp64Nano(start_ns))"
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass(frozen=True, slots=True)
+class Schema:
+    database: str = "otelite"
+    cluster: str | None = None
+    # Rows older than this many days (by span start) are dropped; 0 keeps everything.
+    ttl_days: int = 0
+
+    def __post_init__(self) -> None:
+        # Identifiers cannot be bound as query parameters, so they are checked instead.
+        for name in (self.database, self.cluster):
+            if name is not None and not _IDENTIFIER.match(name):
+                raise ValueError(f"not a plain ClickHouse identifier: {name!r}")
+        if self.ttl_days < 0:
+            raise ValueError("ttl_days must be >= 0")
+
+    def table(self, name: str) -> str:
+        """The name queries and inserts use (the Distributed table on a cluster)."""
+        return f"{self.database}.{name}"
+
+    @property
+    def on_cluster(self) -> str:
+        return f" ON CLUSTER '{self.cluster}'" if self.cluster else ""
+
+    def create_database(self) -> str:
+        return f"CREATE DATABASE IF NOT EXISTS {self.database}{self.on_cluster}"
+
+    def ttl(self, time_ns_column: str) -> str:
+        if not self.ttl_days:
+            return ""
+        return f"\nTTL toDateTime(fromUnixTimestamp64Nano({time_ns_column})) + INTERVAL {self.ttl_days} DAY"
+
+    def create_table(self, name: str, columns: str, engine: str, tail: str, shard_key: str) -> list[str]:
+        """CREATE TABLE for one table: plain, or Replicated `<name>_local` + Distributed `<name>`.
+
+        `engine` is the MergeTree-family engine without its Replicated prefix, with its
+        arguments, e.g. `ReplacingMergeTree(version)`.
+        """
+        if not self.cluster:
+            return [f"CREATE TABLE IF NOT EXISTS {self.database}.{name} (\n{columns}\n)\nENGINE = {engine}\n{tail}"]
+        local = f"{name}_local"
+        family, _, args = engine.partition("(")
+        args = args.rstrip(")")
+        zk_path = f"'/clickhouse/tables/{{shard}}/{self.database}/{local}', '{{replica}}'"
+        replicated = f"Replicated{family}({zk_path}{', ' + args if args else ''})"
+        return [
+            f"CREATE TABLE IF NOT EXISTS {self.database}.{local}{self.on_cluster} (\n{columns}\n)\n"
+            f"ENGINE = {replicated}\n{tail}",
+            # Every table is sharded by (project, trace): all versions of a span, its
+            # details and its trace's conversation rows live on one shard, so FINAL and
+            # the trace -> conversation join are correct shard by shard.
+            f"CREATE TABLE IF NOT EXISTS {self.database}.{name}{self.on_cluster} AS {self.database}.{local}\n"
+            f"ENGINE = Distributed('{self.cluster}', '{self.database}', '{local}', {shard_key})",
+        ]
+
+    def storage_table(self, name: str) -> str:
+        """The table that holds the rows (the Replicated local table on a cluster)."""
+        return f"{self.database}.{name}_local" if self.cluster else f"{self.database}.{name}"
+
+    def alter_ttl(self, name: str, time_ns_column: str) -> str:
+        """Bring one table's retention to `ttl_days` (metadata only: old parts are not rewritten)."""
+        change = f"MODIFY{self.ttl(time_ns_column)}" if self.ttl_days else "REMOVE TTL"
+        return f"ALTER TABLE {self.storage_table(name)}{self.on_cluster} {change}".replace("\n", " ")
+
+    def migrations_table(self) -> list[str]:
+        columns = "  version UInt32,\n  applied_at DateTime DEFAULT now()"
+        if not self.cluster:
+            engine = "MergeTree"
+        else:
+            # One replica set across the whole cluster (no {shard}): every node sees
+            # every applied version without a Distributed table.
+            engine = f"ReplicatedMergeTree('/clickhouse/tables/{self.database}/otelite_migrations', '{{shard}}-{{replica}}')"
+        return [
+            f"CREATE TABLE IF NOT EXISTS {self.database}.otelite_migrations{self.on_cluster} (\n{columns}\n)\n"
+            f"ENGINE = {engine}\nORDER BY version"
+        ]
+
+
+SHARD_KEY = "cityHash64(project_id, trace_id)"
+
+
+def _v1_initial(s: Schema) -> list[str]:
+    # Scalar columns only: what the mini-map, list and paging queries read.
+    # conversation_id is the span's own conversation (conversation_source = 1), else its
+    # trace id (source 0); the conversation a source-0 span belongs to is resolved at
+    # query time through trace_conversations (ClickHouse has no cheap per-row UPDATE).
+    # The sort key puts a conversation's spans, and an unnamed trace's spans, side by
+    # side in start order; it is also the replacing key, which is (project, trace,
+    # span) in effect since a span's conversation id and start time are its own.
+    spans = s.create_table(
+        "spans",
+        """  project_id LowCardinality(String),
+  conversation_id String,
+  conversation_source UInt8,
+  start_ns Int64,
+  trace_id String,
+  span_id String,
+  parent_span_id Nullable(String),
+  name String,
+  kind LowCardinality(String),
+  end_ns Int64,
+  duration_ms Int64,
+  status LowCardinality(String),
+  operation_name LowCardinality(Nullable(String)),
+  agent_name LowCardinality(Nullable(String)),
+  provider LowCardinality(Nullable(String)),
+  request_model LowCardinality(Nullable(String)),
+  response_model LowCardinality(Nullable(String)),
+  input_tokens Nullable(Int64),
+  output_tokens Nullable(Int64),
+  reasoning_tokens Nullable(Int64),
+  tool_name LowCardinality(Nullable(String)),
+  tool_call_id Nullable(String),
+  version UInt64,
+  INDEX spans_trace_id trace_id TYPE bloom_filter(0.001) GRANULARITY 1""",
+        "ReplacingMergeTree(version)",
+        f"PARTITION BY {_DAY_PARTITION}\nORDER BY (project_id, conversation_id, start_ns, trace_id, span_id)"
+        f"{s.ttl('start_ns')}\nSETTINGS ttl_only_drop_parts = 1",
+        SHARD_KEY,
+    )
+    # Message bodies and raw attributes, apart from the scalars: only the chat view
+    # and export read them, always by trace.
+    details = s.create_table(
+        "span_details",
+        """  project_id LowCardinality(String),
+  trace_id String,
+  span_id String,
+  start_ns Int64,
+  status_message String,
+  attributes String CODEC(ZSTD(3)),
+  events String CODEC(ZSTD(3)),
+  links String CODEC(ZSTD(3)),
+  resource String CODEC(ZSTD(3)),
+  scope String CODEC(ZSTD(3)),
+  content String CODEC(ZSTD(3)),
+  version UInt64""",
+        "ReplacingMergeTree(version)",
+        f"PARTITION BY {_DAY_PARTITION}\nORDER BY (project_id, trace_id, span_id)"
+        f"{s.ttl('start_ns')}\nSETTINGS ttl_only_drop_parts = 1",
+        SHARD_KEY,
+    )
+    # One row per (conversation, trace) some span named; named_ns keeps the earliest
+    # naming span's start, and a trace's own conversation is the earliest one named.
+    # Ordered by conversation for "which traces are in conversation X"; the bloom
+    # filter serves "which conversation is trace T in".
+    mapping = s.create_table(
+        "trace_conversations",
+        """  project_id LowCardinality(String),
+  conversation_id String,
+  trace_id String,
+  named_ns SimpleAggregateFunction(min, Int64),
+  INDEX trace_conversations_trace_id trace_id TYPE bloom_filter(0.001) GRANULARITY 1""",
+        "AggregatingMergeTree",
+        f"ORDER BY (project_id, conversation_id, trace_id){s.ttl('named_ns')}",
+        SHARD_KEY,
+    )
+    return [*spans, *details, *mapping]
+
+
+MIGRATIONS: list[Callable[[Schema], list[str]]] = [_v1_initial]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+# (table, time column) of every table under retention.
+TTL_TABLES = (("spans", "start_ns"), ("span_details", "start_ns"), ("trace_conversations", "named_ns"))
+
+
+def bootstrap(s: Schema) -> list[str]:
+    """What must exist before the applied version can be read."""
+    return [s.create_database(), *s.migrations_table()]
+
+
+def all_statements(s: Schema) -> list[str]:
+    """Every DDL statement a fresh database gets, in order (for review and tests)."""
+    return [*bootstrap(s), *(statement for migration in MIGRATIONS for statement in migration(s))]
