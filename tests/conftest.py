@@ -22,7 +22,9 @@ from otelite.server import Otelite
 
 # Every backend the route- and store-level suites run against. A test module opts in with
 # `pytestmark = pytest.mark.parametrize("store_backend", BACKENDS, indirect=True)`.
-BACKENDS = ["sqlite", "chdb"]
+# "chdb": ClickHouseStore on the in-process engine; "clickhouse": ClickHouseStore through
+# clickhouse-connect over HTTP (the production client) to that same engine.
+BACKENDS = ["sqlite", "chdb", "clickhouse"]
 
 
 @pytest.fixture(scope="session")
@@ -31,6 +33,16 @@ def chdb_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     test shares it, each in a database of its own."""
     pytest.importorskip("chdb")
     return tmp_path_factory.mktemp("chdb")
+
+
+@pytest.fixture(scope="session")
+def clickhouse_http(chdb_path: Path) -> Iterator[Any]:
+    """ClickHouse's HTTP interface on 127.0.0.1, served by chdb (see tests/clickhouse_http.py)."""
+    from tests.clickhouse_http import ClickHouseHTTP
+
+    server = ClickHouseHTTP(str(chdb_path)).start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture
@@ -44,8 +56,10 @@ def store_url(store_backend: str, tmp_path: Path, request: pytest.FixtureRequest
     """A fresh, empty store of the test's backend."""
     if store_backend == "sqlite":
         return str(tmp_path / "otelite.db")
-    path = request.getfixturevalue("chdb_path")
-    return f"chdb://{path}?database=t_{uuid.uuid4().hex}"
+    database = f"t_{uuid.uuid4().hex}"
+    if store_backend == "clickhouse":
+        return f"clickhouse://default@127.0.0.1:{request.getfixturevalue('clickhouse_http').port}/{database}"
+    return f"chdb://{request.getfixturevalue('chdb_path')}?database={database}"
 
 
 @pytest.fixture
