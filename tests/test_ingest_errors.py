@@ -7,6 +7,7 @@ needs a broken one, broken on purpose.
 from __future__ import annotations
 
 import gzip
+import sqlite3
 
 import grpc
 import httpx
@@ -265,3 +266,24 @@ def test_a_restart_keeps_the_data(make_server, tmp_path):
     rows = read_db(db, "SELECT conversation_id, count(*) AS n FROM spans GROUP BY 1 ORDER BY 1")
     assert [tuple(r) for r in rows] == [("after", 1), ("conv-1", 2)]
     assert read_db(db, "PRAGMA integrity_check")[0][0] == "ok"
+
+
+def test_a_storage_failure_is_unavailable_and_later_exports_still_work(server):
+    # Another process holding the database's write lock stands in for a failing disk;
+    # the writer gives up after a short busy timeout instead of the default 30 s.
+    blocker = sqlite3.connect(server.config.db, isolation_level=None, timeout=0)
+    blocker.execute("BEGIN EXCLUSIVE")  # holds the write lock
+    writer_store = server.store
+    writer_store._write_conn.execute("PRAGMA busy_timeout = 50")
+    try:
+        with pytest.raises(grpc.RpcError) as err:
+            grpc_export(server, encode_spans(sdk_spans(1)).SerializeToString())
+        assert err.value.code() == grpc.StatusCode.UNAVAILABLE
+        assert "could not store the spans: database is locked" in err.value.details()
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    grpc_export(server, encode_spans(sdk_spans(2, conversation="after")).SerializeToString())
+    assert [tuple(r) for r in read_db(server.config.db, "SELECT conversation_id, count(*) FROM spans GROUP BY 1")] == [
+        ("after", 2)
+    ]
