@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -295,6 +295,31 @@ class ClickHouseStore:
                 {"project_id": project_id},
             )[0][0]
         )
+
+    def iter_spans(self, project_id: str | None = None) -> Iterator[SpanRow]:
+        """Every stored span with its details, by project, trace and start time.
+
+        `conversation_id` is set only where the span named it itself, as on ingest.
+        """
+        project = "s.project_id = {project_id:String}" if project_id is not None else "1"
+        sql = f"""
+SELECT s.project_id, s.trace_id, s.span_id, s.parent_span_id, s.name, s.kind, s.start_ns, s.end_ns,
+       s.status, d.status_message, if(s.conversation_source = 1, s.conversation_id, NULL),
+       d.attributes, d.events, d.links, d.resource, d.scope
+FROM {self.table("spans")} AS s FINAL
+INNER JOIN (SELECT * FROM {self.table("span_details")} FINAL) AS d
+  ON d.project_id = s.project_id AND d.trace_id = s.trace_id AND d.span_id = s.span_id
+WHERE {project}
+ORDER BY s.project_id, s.trace_id, s.start_ns, s.span_id"""
+        for row in self.client.query(sql, {"project_id": project_id} if project_id is not None else None):
+            yield SpanRow(
+                *row[:11],
+                attributes=orjson.loads(row[11]),
+                events=orjson.loads(row[12]),
+                links=orjson.loads(row[13]),
+                resource=orjson.loads(row[14]),
+                scope=orjson.loads(row[15]),
+            )
 
     def stored_spans(self, project_id: str | None = None) -> list[dict[str, Any]]:
         """Every span with its resolved conversation and decoded `content`, oldest first.
