@@ -1,4 +1,4 @@
-"""OTLP ingest end to end: real SDK exporters -> real receivers -> the SQLite file."""
+"""OTLP ingest end to end: real SDK exporters -> real receivers -> the store, on every backend."""
 
 from __future__ import annotations
 
@@ -6,7 +6,11 @@ import json
 
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from tests.conftest import read_db
+import pytest
+
+from tests.conftest import BACKENDS, stored_spans
+
+pytestmark = pytest.mark.parametrize("store_backend", BACKENDS, indirect=True)
 
 
 def test_grpc_export_is_stored_with_genai_columns(server, make_provider):
@@ -26,9 +30,9 @@ def test_grpc_export_is_stored_with_genai_columns(server, make_provider):
         span.set_status(Status(StatusCode.OK))
         trace_id = format(span.get_span_context().trace_id, "032x")
 
-    rows = read_db(server.config.db, "SELECT * FROM spans")
+    rows = stored_spans(server.store)
     assert len(rows) == 1
-    row = dict(rows[0])
+    row = rows[0]
     assert row["project_id"] == "proj-a"
     assert row["trace_id"] == trace_id
     assert row["kind"] == "CLIENT"
@@ -41,7 +45,7 @@ def test_grpc_export_is_stored_with_genai_columns(server, make_provider):
         "gpt-4o-2024-08-06",
     )
     assert (row["input_tokens"], row["output_tokens"]) == (12, 7)
-    content = json.loads(read_db(server.config.db, "SELECT content FROM span_details")[0]["content"])
+    content = row["content"]
     assert content["input_messages"] == [{"role": "user", "parts": [{"type": "text", "content": "Hi"}]}]
 
 
@@ -63,8 +67,8 @@ def _tree_of_three(tracer, conversation_id: str = "conv-tree") -> str:
 def test_http_protobuf_export(server, make_provider):
     tracer = make_provider(server, transport="http", headers={"x-project-id": "proj-http"}).get_tracer("agent")
     trace_id = _tree_of_three(tracer)
-    rows = read_db(server.config.db, "SELECT project_id, trace_id, name FROM spans ORDER BY start_ns")
-    assert [tuple(r) for r in rows] == [
+    rows = stored_spans(server.store)
+    assert [(r["project_id"], r["trace_id"], r["name"]) for r in rows] == [
         ("proj-http", trace_id, "invoke_agent planner"),
         ("proj-http", trace_id, "chat gpt-4o"),
         ("proj-http", trace_id, "execute_tool get_weather"),
@@ -75,20 +79,16 @@ def test_gzip_on_both_transports(server, make_provider):
     for transport in ("grpc", "http"):
         tracer = make_provider(server, transport=transport, compression="gzip").get_tracer("agent")
         _tree_of_three(tracer, conversation_id=f"conv-{transport}")
-    rows = read_db(server.config.db, "SELECT conversation_id, count(*) AS n FROM spans GROUP BY 1 ORDER BY 1")
-    assert [tuple(r) for r in rows] == [("conv-grpc", 3), ("conv-http", 3)]
+    conversations = [r["conversation_id"] for r in stored_spans(server.store)]
+    assert sorted(conversations) == ["conv-grpc"] * 3 + ["conv-http"] * 3
 
 
 def test_children_exported_before_the_root_join_its_conversation(server, make_provider):
     tracer = make_provider(server).get_tracer("agent")
     trace_id = _tree_of_three(tracer)
-    rows = read_db(
-        server.config.db,
-        "SELECT name, conversation_id, conversation_source FROM spans WHERE trace_id = ? ORDER BY start_ns",
-        (trace_id,),
-    )
+    rows = [r for r in stored_spans(server.store) if r["trace_id"] == trace_id]
     # Each span came in its own request, the root last; all three are in the conversation.
-    assert [tuple(r) for r in rows] == [
+    assert [(r["name"], r["conversation_id"], r["conversation_source"]) for r in rows] == [
         ("invoke_agent planner", "conv-tree", 1),
         ("chat gpt-4o", "conv-tree", 2),
         ("execute_tool get_weather", "conv-tree", 2),
@@ -105,7 +105,7 @@ def test_later_spans_of_a_named_trace_join_it_too(server, make_provider):
 
     with tracer.start_as_current_span("late child", context=trace.set_span_in_context(root)):
         pass
-    rows = read_db(server.config.db, "SELECT conversation_id FROM spans WHERE trace_id = ?", (trace_id,))
+    rows = [r for r in stored_spans(server.store) if r["trace_id"] == trace_id]
     assert [r["conversation_id"] for r in rows] == ["conv-early", "conv-early"]
 
 
@@ -113,5 +113,5 @@ def test_a_trace_without_conversation_is_its_own_conversation(server, make_provi
     tracer = make_provider(server).get_tracer("agent")
     with tracer.start_as_current_span("plain http call") as span:
         trace_id = format(span.get_span_context().trace_id, "032x")
-    rows = read_db(server.config.db, "SELECT conversation_id, conversation_source FROM spans")
-    assert [tuple(r) for r in rows] == [(trace_id, 0)]
+    rows = stored_spans(server.store)
+    assert [(r["conversation_id"], r["conversation_source"]) for r in rows] == [(trace_id, 0)]
