@@ -119,3 +119,26 @@ def test_export_reads_back_what_was_written(make_store):
     # only where the span named it.
     assert list(store.iter_spans()) == written
     assert list(store.iter_spans("other")) == []
+
+
+def test_two_collectors_behind_a_load_balancer_share_one_conversation(make_server, make_provider):
+    # Stateless collectors: the children of a trace reach one otelite, the root that
+    # names the conversation reaches another; both write to the same store.
+    first, second = make_server(), make_server()
+    assert first.store is not second.store
+    child_tracer = make_provider(first, transport="grpc").get_tracer("agent")
+    root_tracer = make_provider(second, transport="http").get_tracer("agent")
+    from opentelemetry import trace
+
+    root = root_tracer.start_span("invoke_agent planner")
+    with child_tracer.start_as_current_span("chat gpt-4o", context=trace.set_span_in_context(root)):
+        pass
+    root.set_attribute("gen_ai.conversation.id", "conv-lb")
+    root.end()
+
+    for server in (first, second):
+        rows = stored_spans(server.store)
+        assert [(r["name"], r["conversation_id"]) for r in rows] == [
+            ("invoke_agent planner", "conv-lb"),
+            ("chat gpt-4o", "conv-lb"),
+        ]
