@@ -172,7 +172,10 @@ def turn_messages(spans: list[DetailedSpan], history: UserHistory, with_feedback
             fresh = first_input and not any(m.get("role") in HISTORY_ROLES for m in inputs)
             first_input = False
             for message in history.new_messages(inputs, fresh):
-                timeline.add(span, span.start_ns, RANK_USER, None, "user_message", user_message(message))
+                payload = user_message(message)
+                # Some SDKs (Anthropic's) send tool results as user messages: not user input.
+                if payload["text"] or payload["content_refs"]:
+                    timeline.add(span, span.start_ns, RANK_USER, None, "user_message", payload)
         if op in AGENT_OPS:
             timeline.add(span, span.start_ns, RANK_AGENT, agent, "agent_start", agent_start(span))
         if content.get("handoff"):
@@ -197,7 +200,7 @@ def turn_messages(spans: list[DetailedSpan], history: UserHistory, with_feedback
     # An agent span that mirrors its final answer speaks only when no model call
     # inside it already did (as Weave does), so the answer is not shown twice.
     for span in spans:
-        if span.operation_name in AGENT_OPS and not answered_inside(span, spans, answered, by_id):
+        if span.operation_name in AGENT_OPS and not answered_inside(span, answered, by_id):
             if answer := assistant_message(span):
                 timeline.add(span, span.end_ns, RANK_ACTION, agent_name(span, by_id), "assistant_message", answer)
 
@@ -207,7 +210,8 @@ def turn_messages(spans: list[DetailedSpan], history: UserHistory, with_feedback
     return timeline.messages()
 
 
-def answered_inside(agent: DetailedSpan, spans: list[DetailedSpan], answered: set[str], by_id: dict[str, DetailedSpan]) -> bool:
+def answered_inside(agent: DetailedSpan, answered: set[str], by_id: dict[str, DetailedSpan]) -> bool:
+    """Whether a model call below this agent span already produced an assistant_message."""
     for span_id in answered:
         parent = by_id[span_id].parent_span_id
         seen = 0

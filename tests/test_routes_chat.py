@@ -277,3 +277,41 @@ def test_a_failed_model_call_is_shown(server, make_provider):
             },
         }
     ]
+
+
+def test_tool_results_sent_as_user_messages_are_not_user_input(server, make_provider):
+    """Anthropic-style SDKs put tool results in a user-role message; that is not the user
+    speaking, and the tool call is still matched to its result by id."""
+    r = Recorder(make_provider(server).get_tracer("sdk"))
+    ask = {"role": "user", "parts": [{"type": "text", "content": "Time in Tokyo?"}]}
+    call = {"role": "assistant", "parts": [{"type": "tool_call", "id": "toolu_1", "name": "clock", "arguments": {"tz": "Asia/Tokyo"}}]}
+    result = {"role": "user", "parts": [{"type": "tool_call_response", "id": "toolu_1", "response": "09:00"}]}
+    common = {"gen_ai__operation__name": "chat", "gen_ai__request__model": "claude", "gen_ai__conversation__id": "c-anthropic"}
+    root = r.start("root", "agent run", 0)
+    first = r.start("first", "chat claude", 10, root, gen_ai__input__messages=[ask], gen_ai__output__messages=[call], **common)
+    r.end(first, 20)
+    second = r.start(
+        "second", "chat claude", 30, root,
+        gen_ai__input__messages=[ask, call, result],
+        gen_ai__output__messages=[{"role": "assistant", "parts": [{"type": "text", "content": "It is 9 am."}]}],
+        **common,
+    )
+    r.end(second, 40)
+    r.end(root, 50)
+    with httpx.Client(base_url=server.http_url) as client:
+        payload = client.post("/agents/conversations/chat", json={"project_id": "default", "conversation_id": "c-anthropic"}).json()
+    turn = payload["turns"][0]
+    assert (turn["root_span_name"], turn["provider"], turn["total_duration_ms"]) == ("agent run", None, 50)
+    assert [(m["type"], m["span_id"], m["started_at"]) for m in turn["messages"]] == [
+        ("user_message", r.ids["first"], at(10)),
+        ("tool_call", r.ids["first"], at(20)),
+        ("assistant_message", r.ids["second"], at(30)),
+    ]
+    assert turn["messages"][1]["tool_call"] == {
+        "tool_name": "clock",
+        "tool_arguments": '{"tz":"Asia/Tokyo"}',
+        "tool_result": "09:00",
+        "duration_ms": None,
+        "status": None,
+        "content_refs": [],
+    }
