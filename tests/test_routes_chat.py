@@ -315,3 +315,25 @@ def test_tool_results_sent_as_user_messages_are_not_user_input(server, make_prov
         "status": None,
         "content_refs": [],
     }
+
+
+def test_handoff_from_explicit_attributes(server, make_provider):
+    """The attribute pair names the agents (and wins over the span name)."""
+    r = Recorder(make_provider(server).get_tracer("sdk"))
+    span = r.start(
+        "h", "transfer", 0, gen_ai__operation__name="handoff", gen_ai__conversation__id="c-handoff",
+        gen_ai__handoff__from_agent="support", gen_ai__handoff__to_agent="escalations",
+    )
+    r.end(span, 1)
+    with httpx.Client(base_url=server.http_url) as client:
+        payload = client.post("/agents/conversations/chat", json={"project_id": "default", "conversation_id": "c-handoff"}).json()
+    assert payload["turns"][0]["messages"] == [
+        {
+            "type": "agent_handoff",
+            "span_id": r.ids["h"],
+            "started_at": at(0),
+            "agent_name": "support",
+            "feedback": None,
+            "agent_handoff": {"from_agent": "support", "to_agent": "escalations"},
+        }
+    ]
