@@ -29,7 +29,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import orjson
 
 from store.clickhouse_schema import MIGRATIONS, SCHEMA_VERSION, TTL_TABLES, Schema, bootstrap
-from store.model import SpanRow
+from store.model import DetailedSpan, Feedback, MiniMapSpan, SpanRow, Turn
 
 Params = dict[str, Any]
 
@@ -44,6 +44,10 @@ DETAIL_COLUMNS = (
     "events", "links", "resource", "scope", "content", "version",
 )  # fmt: skip
 MAPPING_COLUMNS = ("project_id", "conversation_id", "trace_id", "named_ns")
+FEEDBACK_COLUMNS = (
+    "project_id", "conversation_id", "id", "trace_id", "feedback_type", "tags", "ratings", "created_ns",
+    "version", "is_deleted",
+)  # fmt: skip
 
 # Settings every session sends. Daily partitions: an import of old spans may touch
 # many days in one insert, which ClickHouse refuses past 100 by default.
@@ -214,38 +218,59 @@ def migrate(client: ClickHouseClient, schema: Schema) -> int:
 
 def _apply_ttl(client: ClickHouseClient, schema: Schema) -> None:
     """Retention is configuration: change a table's TTL when the configured one differs."""
-    for name, column in TTL_TABLES:
-        table = schema.storage_table(name)
-        database, _, short = table.partition(".")
-        rows = client.query(
-            "SELECT engine_full FROM system.tables WHERE database = {database:String} AND name = {name:String}",
-            {"database": database, "name": short},
-        )
-        current = rows[0][0] if rows else ""
-        # ClickHouse shows `INTERVAL 7 DAY` back as `toIntervalDay(7)`.
-        wanted = f"toIntervalDay({schema.ttl_days})" if schema.ttl_days else None
+    tables = {schema.storage_table(name).partition(".")[2]: (name, column) for name, column in TTL_TABLES}
+    rows = client.query(
+        "SELECT name, engine_full FROM system.tables WHERE database = {database:String} AND name IN {names:Array(String)}",
+        {"database": schema.database, "names": list(tables)},
+    )
+    # ClickHouse shows `INTERVAL 7 DAY` back as `toIntervalDay(7)`.
+    wanted = f"toIntervalDay({schema.ttl_days})" if schema.ttl_days else None
+    for short, current in rows:
         has_ttl = " TTL " in current
         if (wanted is None and has_ttl) or (wanted is not None and (not has_ttl or wanted not in current)):
-            client.command(schema.alter_ttl(name, column))
+            client.command(schema.alter_ttl(*tables[short]))
 
 
 # -- reads ----------------------------------------------------------------------------
 
 # The conversation a span belongs to, resolved at read time: the span's own id; else the
 # conversation its trace was named into (the earliest-starting naming span wins); else
-# the trace id. `owner` is a (trace_id, conversation_id) subquery over the traces read.
+# the trace id. `owner` is a (trace_id, named_conversation_id) subquery over the traces
+# read. (Aliases never reuse a column's name: ClickHouse lets an alias shadow a column.)
 RESOLVED_CONVERSATION = (
-    "if(s.conversation_source = 1, s.conversation_id, if(owner.conversation_id != '', owner.conversation_id, s.trace_id))"
+    "if(s.conversation_source = 1, s.conversation_id, if(owner.named_conversation_id != '', owner.named_conversation_id, s.trace_id))"
 )
 
 
-def owner_subquery(schema: Schema, traces: str) -> str:
-    """(trace_id, conversation_id) of each trace in `traces` (SQL text) that some span named."""
-    return (
-        f"SELECT trace_id, argMin(conversation_id, named_ns) AS conversation_id "
-        f"FROM {schema.table('trace_conversations')} "
-        f"WHERE project_id = {{project_id:String}} AND trace_id IN ({traces}) GROUP BY trace_id"
-    )
+
+
+def conversation_spans_sql(schema: Schema, select: str, where: str = "", tail: str = "") -> str:
+    """`SELECT {select}` over the spans (`s`) that belong to one of {conversation_ids}.
+
+    A conversation's spans are those stored under its id (named by the span) and those
+    stored under the id of a trace some span named it in; both are primary-key ranges
+    of `spans`, as the sort key starts (project_id, conversation_id). `owner` resolves
+    each candidate trace's conversation, and the last condition keeps only the spans
+    that really resolve into a requested conversation.
+    """
+    mapping = schema.table("trace_conversations")
+    return f"""
+WITH touched AS (
+  SELECT trace_id FROM {mapping}
+  WHERE project_id = {{project_id:String}} AND conversation_id IN {{conversation_ids:Array(String)}}
+)
+SELECT {select}
+FROM {schema.table("spans")} AS s FINAL
+LEFT JOIN (
+  SELECT trace_id, argMin(conversation_id, named_ns) AS named_conversation_id FROM {mapping}
+  WHERE project_id = {{project_id:String}}
+    AND (trace_id IN touched OR trace_id IN {{conversation_ids:Array(String)}})
+  GROUP BY trace_id
+) AS owner ON owner.trace_id = s.trace_id
+WHERE s.project_id = {{project_id:String}}
+  AND (s.conversation_id IN {{conversation_ids:Array(String)}} OR s.conversation_id IN touched)
+  AND {RESOLVED_CONVERSATION} IN {{conversation_ids:Array(String)}}{where}
+{tail}"""
 
 
 class ClickHouseStore:
@@ -296,6 +321,108 @@ class ClickHouseStore:
             )[0][0]
         )
 
+    def conversation_minimap(
+        self,
+        project_id: str,
+        conversation_ids: Sequence[str],
+        started_after_ns: int | None = None,
+        started_before_ns: int | None = None,
+    ) -> list[MiniMapSpan]:
+        params: Params = {"project_id": project_id, "conversation_ids": list(conversation_ids)}
+        where = ""
+        if started_after_ns is not None:
+            where += "\n  AND s.start_ns >= {started_after:Int64}"
+            params["started_after"] = started_after_ns
+        if started_before_ns is not None:
+            where += "\n  AND s.start_ns < {started_before:Int64}"
+            params["started_before"] = started_before_ns
+        sql = conversation_spans_sql(
+            self.schema,
+            f"{RESOLVED_CONVERSATION} AS resolved_conversation_id, s.trace_id, s.span_id, "
+            "coalesce(s.operation_name, s.name), s.status, s.duration_ms, s.start_ns",
+            where,
+            "ORDER BY resolved_conversation_id, s.start_ns, s.span_id",
+        )
+        return [MiniMapSpan(*row) for row in self.client.query(sql, params)]
+
+    def conversation_turns(self, project_id: str, conversation_id: str) -> list[Turn]:
+        sql = conversation_spans_sql(
+            self.schema,
+            "s.trace_id AS trace_id, min(s.start_ns) AS first_start_ns",
+            tail="GROUP BY trace_id ORDER BY first_start_ns, trace_id",
+        )
+        params = {"project_id": project_id, "conversation_ids": [conversation_id]}
+        return [Turn(*row) for row in self.client.query(sql, params)]
+
+    def trace_spans(self, project_id: str, trace_ids: Sequence[str]) -> list[DetailedSpan]:
+        # Both sides look the traces up by (project_id, trace_id): the primary key of
+        # span_details, the bloom filter index of spans.
+        sql = f"""
+SELECT s.trace_id, s.span_id, s.parent_span_id, s.name, s.start_ns, s.end_ns, s.status, d.status_message,
+       s.operation_name, s.agent_name, s.provider, s.request_model, s.response_model,
+       s.input_tokens, s.output_tokens, s.reasoning_tokens, s.tool_name, s.tool_call_id, d.content
+FROM {self.table("spans")} AS s FINAL
+INNER JOIN (
+  SELECT trace_id, span_id, status_message, content FROM {self.table("span_details")} FINAL
+  WHERE project_id = {{project_id:String}} AND trace_id IN {{trace_ids:Array(String)}}
+) AS d ON d.trace_id = s.trace_id AND d.span_id = s.span_id
+WHERE s.project_id = {{project_id:String}} AND s.trace_id IN {{trace_ids:Array(String)}}
+ORDER BY s.start_ns, s.span_id"""
+        spans = []
+        for *scalars, content in self.client.query(sql, {"project_id": project_id, "trace_ids": list(trace_ids)}):
+            span = DetailedSpan(*scalars)
+            span.content = orjson.loads(content) if content else {}
+            spans.append(span)
+        return spans
+
+    # -- feedback ---------------------------------------------------------------------
+
+    def add_feedback(self, feedback: Feedback) -> None:
+        self._insert_feedback(feedback, deleted=False)
+
+    def list_feedback(self, project_id: str, conversation_ids: Sequence[str]) -> list[Feedback]:
+        # FINAL keeps each feedback's newest row and drops it when that is a tombstone.
+        sql = f"""
+SELECT id, project_id, conversation_id, trace_id, feedback_type, tags, ratings, created_ns
+FROM {self.table("feedback")} FINAL
+WHERE project_id = {{project_id:String}} AND conversation_id IN {{conversation_ids:Array(String)}}
+ORDER BY created_ns, id"""
+        rows = self.client.query(sql, {"project_id": project_id, "conversation_ids": list(conversation_ids)})
+        return [
+            Feedback(id_, project, conversation, trace, kind, list(tags), orjson.loads(ratings), created)
+            for id_, project, conversation, trace, kind, tags, ratings, created in rows
+        ]
+
+    def delete_feedback(self, project_id: str, feedback_id: str) -> bool:
+        sql = f"""
+SELECT id, project_id, conversation_id, trace_id, feedback_type, tags, ratings, created_ns
+FROM {self.table("feedback")} FINAL
+WHERE project_id = {{project_id:String}} AND id = {{id:String}}"""
+        rows = self.client.query(sql, {"project_id": project_id, "id": feedback_id})
+        if not rows:
+            return False
+        id_, project, conversation, trace, kind, tags, ratings, created = rows[0]
+        self._insert_feedback(
+            Feedback(id_, project, conversation, trace, kind, list(tags), orjson.loads(ratings), created), deleted=True
+        )
+        return True
+
+    def _insert_feedback(self, feedback: Feedback, deleted: bool) -> None:
+        row = [
+            feedback.project_id,
+            feedback.conversation_id,
+            feedback.id,
+            feedback.trace_id,
+            feedback.feedback_type,
+            feedback.tags,
+            _json(feedback.ratings),
+            feedback.created_ns,
+            time.time_ns(),
+            1 if deleted else 0,
+        ]
+        with self._write_lock:
+            self.client.insert(self.table("feedback"), FEEDBACK_COLUMNS, _compact_rows([row]))
+
     def iter_spans(self, project_id: str | None = None) -> Iterator[SpanRow]:
         """Every stored span with its details, by project, trace and start time.
 
@@ -332,11 +459,11 @@ ORDER BY s.project_id, s.trace_id, s.start_ns, s.span_id"""
         sql = f"""
 SELECT {", ".join(f"s.{c}" for c in columns)},
        {RESOLVED_CONVERSATION} AS resolved_conversation_id,
-       multiIf(s.conversation_source = 1, 1, owner.conversation_id != '', 2, 0) AS resolved_source,
+       multiIf(s.conversation_source = 1, 1, owner.named_conversation_id != '', 2, 0) AS resolved_source,
        d.content
 FROM {self.table("spans")} AS s FINAL
 LEFT JOIN (
-  SELECT project_id, trace_id, argMin(conversation_id, named_ns) AS conversation_id
+  SELECT project_id, trace_id, argMin(conversation_id, named_ns) AS named_conversation_id
   FROM {self.table("trace_conversations")} GROUP BY project_id, trace_id
 ) AS owner ON owner.project_id = s.project_id AND owner.trace_id = s.trace_id
 LEFT JOIN (SELECT project_id, trace_id, span_id, content FROM {self.table("span_details")} FINAL) AS d

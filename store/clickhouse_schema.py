@@ -181,7 +181,29 @@ def _v1_initial(s: Schema) -> list[str]:
     return [*spans, *details, *mapping]
 
 
-MIGRATIONS: list[Callable[[Schema], list[str]]] = [_v1_initial]
+def _v2_feedback(s: Schema) -> list[str]:
+    # Feedback is written by people, a few rows at a time; a DELETE is a tombstone row
+    # (is_deleted = 1, a newer version) that FINAL hides, not a mutation. Sharded by
+    # conversation so a feedback row and its tombstone meet on one shard.
+    return s.create_table(
+        "feedback",
+        """  project_id LowCardinality(String),
+  conversation_id String,
+  id String,
+  trace_id Nullable(String),
+  feedback_type LowCardinality(String),
+  tags Array(String),
+  ratings String,
+  created_ns Int64,
+  version UInt64,
+  is_deleted UInt8""",
+        "ReplacingMergeTree(version, is_deleted)",
+        "ORDER BY (project_id, conversation_id, id)",
+        "cityHash64(project_id, conversation_id)",
+    )
+
+
+MIGRATIONS: list[Callable[[Schema], list[str]]] = [_v1_initial, _v2_feedback]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 # (table, time column) of every table under retention.

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import re
 import threading
+from email.parser import BytesParser
+from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -61,7 +63,13 @@ class ClickHouseHTTP:
         url = urlsplit(request.path)
         args = {key: values[-1] for key, values in parse_qs(url.query, keep_blank_values=True).items()}
         length = int(request.headers.get("Content-Length") or 0)
-        body = request.rfile.read(length).decode() if length else ""
+        raw = request.rfile.read(length) if length else b""
+        body = raw.decode()
+        content_type = request.headers.get("Content-Type", "")
+        if content_type.startswith("multipart/form-data"):
+            # Long parameter values (10000 ids) come as form fields, the query among them.
+            args.update(_form_fields(content_type, raw))
+            body = ""
         # With `query` in the URL the body is the INSERT's data, sent after the query text.
         sql = f"{args['query']}\n{body}" if "query" in args else body
         params = {key.removeprefix("param_"): value for key, value in args.items() if key.startswith("param_")}
@@ -87,3 +95,12 @@ class ClickHouseHTTP:
         request.send_header("Content-Length", str(len(out)))
         request.end_headers()
         request.wfile.write(out)
+
+
+def _form_fields(content_type: str, body: bytes) -> dict[str, str]:
+    message = BytesParser(policy=HTTP).parsebytes(f"Content-Type: {content_type}\r\n\r\n".encode() + body)
+    fields = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        fields[str(name)] = part.get_payload(decode=True).decode()
+    return fields

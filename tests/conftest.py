@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import sqlite3
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,19 +23,44 @@ from otelite.config import load_config
 from otelite.server import Otelite
 
 
-# Every backend the route- and store-level suites run against. A test module opts in with
-# `pytestmark = pytest.mark.parametrize("store_backend", BACKENDS, indirect=True)`.
-# "chdb": ClickHouseStore on the in-process engine; "clickhouse": ClickHouseStore through
-# clickhouse-connect over HTTP (the production client) to that same engine.
-BACKENDS = ["sqlite", "chdb", "clickhouse"]
+# The store backends the route- and store-level suites run against. A module opts in
+# with `pytestmark = pytest.mark.backends(*BACKENDS)`; one test changes that with its
+# own `@pytest.mark.backends(...)`. "chdb": ClickHouseStore on the in-process engine.
+BACKENDS = ("sqlite", "chdb")
+# Also "clickhouse": the same ClickHouseStore through clickhouse-connect over HTTP (the
+# production client) to that same engine (tests/clickhouse_http.py). Its SQL is the
+# chdb path's, so it runs where the client itself matters (types, escaping, inserts,
+# long parameters), not every route test a third time.
+ALL_CLIENTS = (*BACKENDS, "clickhouse")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "backends(*names): run the test once per store backend named")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    marker = metafunc.definition.get_closest_marker("backends")
+    if marker is not None and "store_backend" in metafunc.fixturenames:
+        metafunc.parametrize("store_backend", marker.args, indirect=True)
 
 
 @pytest.fixture(scope="session")
-def chdb_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def chdb_path(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """chdb runs one embedded ClickHouse per process, on one data directory: every chdb
-    test shares it, each in a database of its own."""
+    test shares it, each in a database of its own. In memory (/dev/shm) where there is
+    one: every insert writes a part's files, three times faster there."""
     pytest.importorskip("chdb")
-    return tmp_path_factory.mktemp("chdb")
+    from chdb import session
+
+    in_memory = os.access("/dev/shm", os.W_OK)
+    path = Path(tempfile.mkdtemp(prefix="otelite-chdb-", dir="/dev/shm")) if in_memory else tmp_path_factory.mktemp("chdb")
+    # The engine boots with the first session on a path and stops with the last one
+    # (0.2 s each way): this one keeps it up between tests.
+    keeper = session.Session(str(path))
+    yield path
+    keeper.close()
+    if in_memory:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -40,10 +40,13 @@ def test_tables_are_ordered_for_the_routes_lookups(make_store):
         "spans": "ReplacingMergeTree",
         "span_details": "ReplacingMergeTree",
         "trace_conversations": "AggregatingMergeTree",
+        "feedback": "ReplacingMergeTree",
     }
     assert tables["spans"][1] == "project_id, conversation_id, start_ns, trace_id, span_id"
     assert tables["span_details"][1] == "project_id, trace_id, span_id"
     assert tables["trace_conversations"][1] == "project_id, conversation_id, trace_id"
+    assert tables["feedback"][1] == "project_id, conversation_id, id"
+    assert tables["feedback"][2].startswith("ReplacingMergeTree(version, is_deleted)")
     assert "PARTITION BY toDate(fromUnixTimestamp64Nano(start_ns))" in tables["spans"][2]
     assert " TTL " not in tables["spans"][2]  # no retention unless configured
 
@@ -74,7 +77,10 @@ def test_retention_follows_the_configured_days(store_url, make_store):
     store = open_store(store_url)
     try:
         assert all(" TTL " not in full for _, _, full in _tables(store).values())
-        assert store.client.query(f"SELECT version FROM {store.table('otelite_migrations')}") == [(1,)]
+        assert store.client.query(f"SELECT version FROM {store.table('otelite_migrations')} ORDER BY version") == [
+            (1,),
+            (2,),
+        ]
     finally:
         store.close()
 
@@ -106,7 +112,9 @@ def test_cluster_ddl_is_replicated_behind_distributed_tables():
         "ReplicatedReplacingMergeTree", "Distributed",  # spans
         "ReplicatedReplacingMergeTree", "Distributed",  # span_details
         "ReplicatedAggregatingMergeTree", "Distributed",  # trace_conversations
+        "ReplicatedReplacingMergeTree", "Distributed",  # feedback
     ]  # fmt: skip
+    assert statements[-1].endswith("ENGINE = Distributed('team', 'otel', 'feedback_local', cityHash64(project_id, conversation_id))")
     assert "ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/otel/trace_conversations_local', '{replica}')" in statements[6]
     # Retention changes go to the local tables, on every node.
     assert Schema(database="otel", cluster="team", ttl_days=7).alter_ttl("spans", "start_ns") == (

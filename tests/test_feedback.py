@@ -8,6 +8,9 @@ import httpx
 import pytest
 
 from tests.agent_conversation import Recorder, emit_conversation
+from tests.conftest import ALL_CLIENTS, BACKENDS
+
+pytestmark = pytest.mark.backends(*BACKENDS)
 
 PROJECT = "proj-a"
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
@@ -30,6 +33,7 @@ def create(client: httpx.Client, **body: object) -> dict:
     return created
 
 
+@pytest.mark.backends(*ALL_CLIENTS)
 def test_feedback_shows_in_both_views_and_deletes(conversation):
     client, r = conversation
     t1 = r.traces[0]

@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import BACKENDS, stored_spans
 
-pytestmark = pytest.mark.parametrize("store_backend", BACKENDS, indirect=True)
+pytestmark = pytest.mark.backends(*BACKENDS)
 
 
 def test_grpc_export_is_stored_with_genai_columns(server, make_provider):

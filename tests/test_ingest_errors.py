@@ -28,7 +28,7 @@ from opentelemetry.sdk.trace.export import SpanExportResult
 from tests.conftest import BACKENDS, read_db, stored_spans
 
 # The tests that read the store back run on every backend.
-on_every_backend = pytest.mark.parametrize("store_backend", BACKENDS, indirect=True)
+on_every_backend = pytest.mark.backends(*BACKENDS)
 
 EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 

@@ -13,6 +13,9 @@ import pytest
 
 from api.models import AgentConversationChatRes
 from tests.agent_conversation import Recorder, at, emit_conversation
+from tests.conftest import ALL_CLIENTS, BACKENDS
+
+pytestmark = pytest.mark.backends(*BACKENDS)
 
 PROJECT = "proj-a"
 
@@ -160,6 +163,7 @@ def expected_turns(r: Recorder, fb: list | None = None) -> list[dict[str, Any]]:
     ]
 
 
+@pytest.mark.backends(*ALL_CLIENTS)
 def test_full_conversation_exact_json(conversation):
     client, r = conversation
     assert chat(client) == {

@@ -11,6 +11,9 @@ import pytest
 from api.models import AgentConversationSpansRes
 from store.sqlite import MINIMAP
 from tests.agent_conversation import Recorder, emit_conversation
+from tests.conftest import ALL_CLIENTS, BACKENDS
+
+pytestmark = pytest.mark.backends(*BACKENDS)
 
 PROJECT = "proj-a"
 
@@ -65,6 +68,7 @@ def expected_spans(r: Recorder, turns: tuple[int, ...] = (0, 1, 2, 3)) -> list[d
     ]
 
 
+@pytest.mark.backends(*ALL_CLIENTS)
 def test_minimap_exact_json(conversation):
     client, r = conversation
     assert minimap(client, conversation_ids=["conv-1"]) == {
@@ -109,6 +113,7 @@ def test_time_filters(conversation):
     }
 
 
+@pytest.mark.backends(*ALL_CLIENTS)
 def test_ten_thousand_ids_are_accepted(conversation):
     client, r = conversation
     ids = [f"c{i}" for i in range(9_999)] + ["conv-1"]
@@ -117,6 +122,7 @@ def test_ten_thousand_ids_are_accepted(conversation):
     assert payload["conversations"][-1]["spans"] == expected_spans(r)
 
 
+@pytest.mark.backends("sqlite")
 def test_minimap_reads_only_the_scalar_index(conversation, server):
     """The mini-map never touches span_details (no message body is read or decoded):
     SQLite's authorizer sees every table and column the query reads, and the plan is
@@ -146,6 +152,36 @@ def test_minimap_reads_only_the_scalar_index(conversation, server):
     plan = [row[3] for row in reader.execute("EXPLAIN QUERY PLAN " + MINIMAP, params)]
     assert plan[0] == "SEARCH spans USING COVERING INDEX spans_by_conversation (project_id=? AND conversation_id=?)"
     assert not any("span_details" in step for step in plan)
+
+
+@pytest.mark.backends("chdb")
+def test_minimap_on_clickhouse_reads_only_scalar_columns_by_primary_key(conversation, server):
+    """ClickHouse's own plan for the mini-map: it reads `spans` (scalar columns only,
+    looked up by the (project_id, conversation_id) prefix of its sort key) and the small
+    trace -> conversation mapping; never span_details."""
+    from store.clickhouse import RESOLVED_CONVERSATION, conversation_spans_sql
+
+    store = server.store
+    sql = conversation_spans_sql(
+        store.schema,
+        f"{RESOLVED_CONVERSATION} AS resolved, s.trace_id, s.span_id, coalesce(s.operation_name, s.name), "
+        "s.status, s.duration_ms, s.start_ns",
+    )
+    assert len(store.conversation_minimap(PROJECT, ["conv-1"])) == 16
+    plan = [row[0].strip(" │└─├") for row in store.client.query("EXPLAIN PLAN indexes = 1 " + sql, {"project_id": PROJECT, "conversation_ids": ["conv-1"]})]
+    db = store.schema.database
+    assert [line for line in plan if line.startswith("ReadFromMergeTree")] == [
+        f"ReadFromMergeTree ({db}.spans)",
+        f"ReadFromMergeTree ({db}.trace_conversations)",
+    ]
+    spans_read = plan.index(f"ReadFromMergeTree ({db}.spans)")
+    columns = plan[spans_read + 1 :][[line.startswith("Output:") for line in plan[spans_read + 1 :]].index(True)]
+    assert set(columns.removeprefix("Output: ").split(", ")) == {
+        "project_id", "conversation_id", "conversation_source", "start_ns", "trace_id", "span_id",
+        "operation_name", "name", "status", "duration_ms",
+    }  # fmt: skip
+    keys = plan.index("Keys:", spans_read)
+    assert plan[keys + 1 : keys + 3] == ["project_id", "conversation_id"]
 
 
 def test_projects_are_isolated(server, make_provider, conversation):

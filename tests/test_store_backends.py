@@ -13,9 +13,9 @@ import pytest
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from store.model import SpanRow
-from tests.conftest import BACKENDS, stored_spans
+from tests.conftest import ALL_CLIENTS, stored_spans
 
-pytestmark = pytest.mark.parametrize("store_backend", BACKENDS, indirect=True)
+pytestmark = pytest.mark.backends(*ALL_CLIENTS)
 
 
 @pytest.mark.parametrize("transport", ["grpc", "http"])
