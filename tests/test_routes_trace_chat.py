@@ -7,7 +7,8 @@ from typing import Any
 import httpx
 
 from api.models import AgentTraceChatRes
-from tests.test_routes_chat import PROJECT, conversation, expected_turns  # noqa: F401  (fixture)
+from tests.agent_conversation import PROJECT
+from tests.test_routes_chat import expected_turns
 
 
 def trace_chat(client: httpx.Client, **body: Any) -> dict[str, Any]:
