@@ -99,6 +99,19 @@ def content_block(block: Any) -> Part | None:
     return dict(block)
 
 
+def tool_definition(value: Any) -> Any:
+    """A tool definition in the semconv shape `{"type", "name", "description", "parameters"}`,
+    from OpenAI's `{"type": "function", "function": {...}}` or the AI SDK's `inputSchema`."""
+    value = as_json_value(value)
+    if not isinstance(value, dict):
+        return value
+    if isinstance(value.get("function"), dict):
+        value = {"type": value.get("type") or "function", **value["function"]}
+    if "inputSchema" in value and "parameters" not in value:
+        value = {**{k: v for k, v in value.items() if k != "inputSchema"}, "parameters": value["inputSchema"]}
+    return value
+
+
 def media_part(url: str | None, modality: str) -> Part:
     """A `uri` part, or a `blob` part for an inline `data:` URL (the bytes are not kept)."""
     if url and url.startswith("data:"):

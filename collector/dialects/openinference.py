@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from collector.dialects.messages import media_part, openai_messages, unflatten
+from collector.dialects.messages import media_part, openai_messages, tool_definition, unflatten
 from collector.genai import GenAI, Message, Part, as_int, as_json_value, as_str, as_text
 from proto.records import SpanRecord
 
@@ -40,6 +40,9 @@ def apply(span: SpanRecord, genai: GenAI) -> None:
     genai.set("provider", as_str(attrs.get("llm.provider")))
     genai.set("provider", as_str(attrs.get("llm.system")))
     genai.set("request_model", as_str(attrs.get("llm.request.model_name")))
+    invocation = as_json_value(attrs.get("llm.invocation_parameters"))
+    if isinstance(invocation, dict):  # the request's own parameters name the model asked for
+        genai.set("request_model", as_str(invocation.get("model")))
     genai.set("request_model", as_str(attrs.get("llm.model_name")))
     genai.set("response_model", as_str(attrs.get("llm.response.model_name")))
     genai.set("response_model", as_str(attrs.get("llm.model_name")))
@@ -160,5 +163,5 @@ def tool_definitions(value: Any) -> list[Any] | None:
     for item in value:
         tool = item.get("tool") if isinstance(item, dict) else None
         if isinstance(tool, dict) and tool.get("json_schema") is not None:
-            out.append(as_json_value(tool["json_schema"]))
+            out.append(tool_definition(tool["json_schema"]))
     return out or None

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from collector.dialects.messages import as_items, content_parts, media_part
+from collector.dialects.messages import as_items, content_parts, media_part, tool_definition
 from collector.genai import GenAI, Message, Part, as_int, as_json_value, as_str, as_text
 from proto.records import SpanRecord
 
@@ -69,7 +69,7 @@ def apply(span: SpanRecord, genai: GenAI) -> None:
             genai.set("input_messages", messages([{"role": "user", "content": prompt["prompt"]}]))
     elif isinstance(prompt, str):
         genai.set("input_messages", [{"role": "user", "parts": [{"type": "text", "content": prompt}]}])
-    genai.set("tool_definitions", [as_json_value(t) for t in as_items(attrs.get("ai.prompt.tools"))])
+    genai.set("tool_definitions", [tool_definition(t) for t in as_items(attrs.get("ai.prompt.tools"))])
     genai.set("output_messages", response(attrs))
 
 
