@@ -147,8 +147,8 @@ def openai_message(message: Any, default_role: str) -> Message | None:
     role = as_str(message.get("role")) or default_role
     tool_call_id = as_str(message.get("tool_call_id") or message.get("id")) if role == "tool" else None
     if role == "tool":
-        response = message.get("content")
-        parts: list[Part] = [{"type": "tool_call_response", "id": tool_call_id, "response": as_json_value(response)}]
+        # The tool's output is kept as sent (usually text), as semconv emitters do.
+        parts: list[Part] = [{"type": "tool_call_response", "id": tool_call_id, "response": message.get("content")}]
     else:
         parts = content_parts(message.get("content"))
     for call in as_items(message.get("tool_calls")):

@@ -102,7 +102,7 @@ def one_message(message: dict[str, Any], default_role: str) -> Message:
             {
                 "type": "tool_call_response",
                 "id": as_str(message.get("tool_call_id")),
-                "response": as_json_value(message.get("content")),
+                "response": message.get("content"),
             }
         )
     elif message.get("content") not in (None, ""):
