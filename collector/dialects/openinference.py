@@ -105,7 +105,9 @@ def one_message(message: dict[str, Any], default_role: str) -> Message:
                 "response": message.get("content"),
             }
         )
-    elif message.get("content") not in (None, ""):
+    elif message.get("content") not in (None, "") and not message.get("contents"):
+        # Some instrumentations write both `content` and the structured `contents`
+        # with the same text: the structured list is the fuller record.
         parts.append({"type": "text", "content": as_text(message.get("content"))})
     for content in message.get("contents") or []:
         part = content_part(content.get("message_content") if isinstance(content, dict) else None)

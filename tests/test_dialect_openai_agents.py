@@ -1,0 +1,85 @@
+"""OpenAI Agents SDK, from the real emitter: `openai-agents` running a triage agent that
+hands off to a weather agent that calls a function tool, with
+openinference-instrumentation-openai-agents turning the SDK's trace into OTel spans,
+the real `openai` client calling a loopback Responses API stub, and the real OTLP
+exporter sending to otelite."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from tests.openai_stub import OpenAIStub, stored_spans
+
+pytest.importorskip("agents", reason="openai-agents not installed")
+pytest.importorskip("openinference.instrumentation.openai_agents", reason="openinference-instrumentation-openai-agents not installed")
+
+
+@pytest.fixture
+def instrumented(server, make_provider):
+    from openinference.instrumentation.openai_agents import OpenAIAgentsInstrumentor
+
+    instrumentor = OpenAIAgentsInstrumentor()
+    # exclusive (the default): replaces the SDK's own exporter to OpenAI's servers.
+    instrumentor.instrument(tracer_provider=make_provider(server))
+    yield server
+    instrumentor.uninstrument()
+
+
+def run_agents(stub: OpenAIStub) -> str:
+    import httpx
+    from agents import Agent, OpenAIResponsesModel, Runner, function_tool
+    from openai import AsyncOpenAI
+
+    client = AsyncOpenAI(base_url=stub.base_url, api_key="sk-test", max_retries=0, http_client=httpx.AsyncClient(trust_env=False))
+
+    @function_tool
+    def get_weather(city: str) -> str:
+        """Current weather for a city."""
+        return '{"temperature_c": 21, "sky": "sunny"}'
+
+    weather = Agent(name="weather_agent", instructions="Answer weather questions.", tools=[get_weather], model=OpenAIResponsesModel("gpt-4o", client))
+    triage = Agent(name="triage_agent", instructions="Route the user.", handoffs=[weather], model=OpenAIResponsesModel("gpt-4o", client))
+    result = asyncio.run(Runner.run(triage, "What is the weather in Paris?"))
+    return result.final_output
+
+
+def test_agents_run_with_handoff(instrumented):
+    with OpenAIStub() as stub:
+        assert run_agents(stub) == "It is sunny in Paris."
+
+    spans = stored_spans(instrumented.config.db)
+    # The SDK's custom "task" / "turn" spans arrive as OpenInference CHAIN spans, which
+    # have no GenAI operation: they keep their span name in the views.
+    assert [(s["name"], s["operation_name"]) for s in spans] == [
+        ("Agent workflow", "invoke_workflow"),
+        ("Agent workflow", None),
+        ("triage_agent", "invoke_agent"),
+        ("turn", None),
+        ("response", "chat"),
+        ("handoff to weather_agent", "handoff"),
+        ("weather_agent", "invoke_agent"),
+        ("turn", None),
+        ("response", "chat"),
+        ("get_weather", "execute_tool"),
+        ("turn", None),
+        ("response", "chat"),
+    ]
+    root, _, triage, _, triage_llm, handoff, weather, _, call_llm, tool, _, answer_llm = spans
+    assert handoff["content"]["handoff"] == {"from_agent": "triage_agent", "to_agent": "weather_agent"}
+    assert (triage["agent_name"], weather["agent_name"]) == ("triage_agent", "weather_agent")
+    assert {s["conversation_id"] for s in spans} == {root["trace_id"]}  # no session id: one-turn conversation
+    assert (tool["tool_name"], tool["content"]["tool_arguments"], tool["content"]["tool_result"]) == (
+        "get_weather",
+        '{"city": "Paris"}',
+        '{"temperature_c": 21, "sky": "sunny"}',
+    )
+    assert (answer_llm["provider"], answer_llm["response_model"]) == ("openai", "gpt-4o-2024-08-06")
+    assert (answer_llm["input_tokens"], answer_llm["output_tokens"], answer_llm["reasoning_tokens"]) == (70, 9, 3)
+    assert answer_llm["content"]["output_messages"] == [
+        {"role": "assistant", "parts": [{"type": "text", "content": "It is sunny in Paris."}]}
+    ]
+    assert call_llm["content"]["output_messages"] == [
+        {"role": "assistant", "parts": [{"type": "tool_call", "id": "call_weather_1", "name": "get_weather", "arguments": {"city": "Paris"}}]}
+    ]
