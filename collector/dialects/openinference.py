@@ -105,15 +105,15 @@ def one_message(message: dict[str, Any], default_role: str) -> Message:
                 "response": message.get("content"),
             }
         )
-    elif message.get("content") not in (None, "") and not message.get("contents"):
+    elif message.get("content") not in (None, "") and not listed(message.get("contents")):
         # Some instrumentations write both `content` and the structured `contents`
         # with the same text: the structured list is the fuller record.
         parts.append({"type": "text", "content": as_text(message.get("content"))})
-    for content in message.get("contents") or []:
+    for content in listed(message.get("contents")):
         part = content_part(content.get("message_content") if isinstance(content, dict) else None)
         if part is not None:
             parts.append(part)
-    for call in message.get("tool_calls") or []:
+    for call in listed(message.get("tool_calls")):
         call = call.get("tool_call") if isinstance(call, dict) else None
         if not isinstance(call, dict):
             continue
@@ -135,6 +135,10 @@ def one_message(message: dict[str, Any], default_role: str) -> Message:
     if as_str(message.get("name")):
         out["name"] = message["name"]
     return out
+
+
+def listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def content_part(content: Any) -> Part | None:
