@@ -78,6 +78,7 @@ def response(request: dict[str, Any]) -> dict[str, Any]:
         "object": "response",
         "created_at": CREATED,
         "model": "gpt-4o-2024-08-06",
+        "instructions": request.get("instructions"),  # echoed, as the real API does
         "status": "completed",
         "output": output,
         "parallel_tool_calls": True,

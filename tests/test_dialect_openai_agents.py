@@ -1,8 +1,8 @@
-"""OpenAI Agents SDK, from the real emitter: `openai-agents` running a triage agent that
-hands off to a weather agent that calls a function tool, with
-openinference-instrumentation-openai-agents turning the SDK's trace into OTel spans,
-the real `openai` client calling a loopback Responses API stub, and the real OTLP
-exporter sending to otelite."""
+"""OpenAI Agents SDK, from real emitters: `openai-agents` running a triage agent that
+hands off to a weather agent that calls a function tool, with either
+openinference-instrumentation-openai-agents or Logfire's integration turning the SDK's
+trace into OTel spans, the real `openai` client calling a loopback Responses API stub,
+and the real OTLP exporter sending to otelite."""
 
 from __future__ import annotations
 
@@ -83,3 +83,71 @@ def test_agents_run_with_handoff(instrumented):
     assert call_llm["content"]["output_messages"] == [
         {"role": "assistant", "parts": [{"type": "tool_call", "id": "call_weather_1", "name": "get_weather", "arguments": {"city": "Paris"}}]}
     ]
+
+
+@pytest.fixture
+def logfire_instrumented(server):
+    """Logfire's OpenAI Agents integration, exporting only to otelite (send_to_logfire=False)."""
+    logfire = pytest.importorskip("logfire", reason="logfire not installed")
+    from agents import set_trace_processors
+    from agents.tracing import get_trace_provider, set_trace_provider
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+    set_trace_processors([])  # no export to OpenAI's servers: only loopback traffic
+    exporter = OTLPSpanExporter(endpoint=f"{server.http_url}/v1/traces")
+    instance = logfire.configure(
+        local=True,
+        send_to_logfire=False,
+        console=False,
+        service_name="agents-app",
+        additional_span_processors=[SimpleSpanProcessor(exporter)],
+    )
+    original = get_trace_provider()
+    instance.instrument_openai_agents()
+    yield server
+    set_trace_provider(original)  # Logfire wraps the SDK's global trace provider: unwrap it
+    instance.shutdown()
+
+
+def test_agents_run_with_handoff_through_logfire(logfire_instrumented):
+    with OpenAIStub() as stub:
+        assert run_agents(stub) == "It is sunny in Paris."
+
+    spans = stored_spans(logfire_instrumented.config.db)
+    # Logfire names its spans by message template; the SDK's task/turn spans have no GenAI operation.
+    assert [(s["name"], s["operation_name"], s["agent_name"]) for s in spans] == [
+        ("OpenAI Agents trace: {name}", "invoke_workflow", None),
+        ("Task: Agent workflow", None, None),
+        ("Agent run: {name!r}", "invoke_agent", "triage_agent"),
+        ("Turn {turn} for agent triage_agent", None, None),
+        ("Responses API with {gen_ai.request.model!r}", "chat", None),
+        ("Handoff: {from_agent} → {to_agent}", "handoff", None),
+        ("Agent run: {name!r}", "invoke_agent", "weather_agent"),
+        ("Turn {turn} for agent weather_agent", None, None),
+        ("Responses API with {gen_ai.request.model!r}", "chat", None),
+        ("Function: {name}", "execute_tool", None),
+        ("Turn {turn} for agent weather_agent", None, None),
+        ("Responses API with {gen_ai.request.model!r}", "chat", None),
+    ]
+    handoff, weather, tool, answer = spans[5], spans[6], spans[9], spans[11]
+    assert handoff["content"] == {"handoff": {"from_agent": "triage_agent", "to_agent": "weather_agent"}}
+    assert weather["content"] == {"tool_definitions": [{"type": "function", "name": "get_weather"}]}
+    assert (tool["tool_name"], tool["content"]) == (
+        "get_weather",
+        {"tool_arguments": '{"city": "Paris"}', "tool_result": '{"temperature_c": 21, "sky": "sunny"}'},
+    )
+    assert (answer["provider"], answer["request_model"], answer["response_model"]) == ("openai", "gpt-4o", "gpt-4o-2024-08-06")
+    assert (answer["input_tokens"], answer["output_tokens"], answer["reasoning_tokens"]) == (70, 9, 3)
+    handoff_call = {"type": "tool_call", "id": "call_handoff_1", "name": "transfer_to_weather_agent", "arguments": {}}
+    weather_call = {"type": "tool_call", "id": "call_weather_1", "name": "get_weather", "arguments": {"city": "Paris"}}
+    assert answer["content"]["input_messages"] == [
+        {"role": "system", "parts": [{"type": "text", "content": "Answer weather questions."}]},
+        {"role": "user", "parts": [{"type": "text", "content": "What is the weather in Paris?"}]},
+        {"role": "assistant", "parts": [handoff_call]},
+        {"role": "tool", "parts": [{"type": "tool_call_response", "id": "call_handoff_1", "response": '{"assistant": "weather_agent"}'}]},
+        {"role": "assistant", "parts": [weather_call]},
+        {"role": "tool", "parts": [{"type": "tool_call_response", "id": "call_weather_1", "response": '{"temperature_c": 21, "sky": "sunny"}'}]},
+    ]
+    assert answer["content"]["output_messages"] == [{"role": "assistant", "parts": [{"type": "text", "content": "It is sunny in Paris."}]}]
+    assert {s["conversation_id"] for s in spans} == {spans[0]["trace_id"]}

@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from collector.dialects.messages import as_items, message_from_event
-from collector.genai import GenAI, Message, as_str, as_text
+from collector.genai import GenAI, Message, as_int, as_json_value, as_str, as_text
 from proto.records import SpanRecord
 
 OPENINFERENCE_SCOPE = "openinference.instrumentation.openai_agents"
@@ -65,6 +65,10 @@ def logfire(span: SpanRecord, genai: GenAI) -> None:
         genai.set("tool_result", as_text(attrs.get("output")))
     elif template.startswith(("Responses API", "Chat completion")):
         genai.set("operation_name", "chat")
+        for usage in (as_json_value(attrs.get("gen_ai.usage.raw")), as_json_value(attrs.get("usage"))):
+            details = usage.get("output_tokens_details") if isinstance(usage, dict) else None
+            if isinstance(details, dict):
+                genai.set("reasoning_tokens", as_int(details.get("reasoning_tokens")))
         inputs, outputs = event_messages(attrs.get("events"))
         genai.set("input_messages", inputs)
         genai.set("output_messages", outputs)
