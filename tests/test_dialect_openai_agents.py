@@ -75,6 +75,21 @@ def test_agents_run_with_handoff(instrumented):
         '{"city": "Paris"}',
         '{"temperature_c": 21, "sky": "sunny"}',
     )
+    # tool.description / tool.parameters (the tool's schema) become its definition.
+    assert tool["content"]["tool_definitions"] == [
+        {
+            "type": "function",
+            "name": "get_weather",
+            "description": "Current weather for a city.",
+            "parameters": {
+                "properties": {"city": {"title": "City", "type": "string"}},
+                "required": ["city"],
+                "title": "get_weather_args",
+                "type": "object",
+                "additionalProperties": False,
+            },
+        }
+    ]
     assert (answer_llm["provider"], answer_llm["response_model"]) == ("openai", "gpt-4o-2024-08-06")
     assert (answer_llm["input_tokens"], answer_llm["output_tokens"], answer_llm["reasoning_tokens"]) == (70, 9, 3)
     assert answer_llm["content"]["output_messages"] == [

@@ -59,6 +59,12 @@ def apply(span: SpanRecord, genai: GenAI) -> None:
         genai.set("tool_call_id", as_str(attrs.get("tool.id")))
         genai.set("tool_arguments", as_text(attrs.get("input.value")))
         genai.set("tool_result", as_text(attrs.get("output.value")))
+        if attrs.get("tool.parameters") is not None:  # the tool's JSON schema, not the call's arguments
+            definition = {"type": "function", "name": as_str(attrs.get("tool.name"))}
+            if as_str(attrs.get("tool.description")):
+                definition["description"] = as_str(attrs.get("tool.description"))
+            definition["parameters"] = as_json_value(attrs.get("tool.parameters"))
+            genai.set("tool_definitions", [definition])
     elif kind in ("LLM", "AGENT"):
         # Without llm.*_messages the span's input/output is the best record of the turn:
         # a logged request body {"messages": [...]}, a message list, or plain text.
