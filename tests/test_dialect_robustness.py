@@ -59,3 +59,21 @@ def test_adapters_never_raise(value, caplog):
         normalize(span({key: value, "logfire.msg_template": "Responses API with x", "events": value}, events), "p")
         normalize(span({key: value}, name="handoff to x"), "p")
     assert [r.getMessage() for r in caplog.records] == []
+
+
+def test_odd_content_stays_readable():
+    # A JSON document that is no message list is shown as the text that was sent.
+    row = normalize(span({"gen_ai.prompt": '{"answer": 42}', "gen_ai.completion": "42"}, name="llm"), "p")
+    assert row.content == {
+        "input_messages": [{"role": "user", "parts": [{"type": "text", "content": '{"answer": 42}'}]}],
+        "output_messages": [{"role": "assistant", "parts": [{"type": "text", "content": "42"}]}],
+    }
+    # Indexed keys with gaps, and non-index keys beside them (OpenLLMetry's prompt_filter_results).
+    row = normalize(
+        span({"gen_ai.prompt.3.content": "later", "gen_ai.prompt.1.content": "first", "gen_ai.prompt.prompt_filter_results": "[]"}, name="llm"),
+        "p",
+    )
+    assert row.content["input_messages"] == [
+        {"role": "user", "parts": [{"type": "text", "content": "first"}]},
+        {"role": "user", "parts": [{"type": "text", "content": "later"}]},
+    ]

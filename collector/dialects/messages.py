@@ -136,6 +136,9 @@ def tool_call_part(call: Any) -> Part | None:
     return part
 
 
+MESSAGE_KEYS = frozenset({"role", "content", "tool_calls", "function_call", "tool_call_id"})
+
+
 def openai_message(message: Any, default_role: str) -> Message | None:
     """One OpenAI chat message (as most dialects log them) in the semconv form."""
     if isinstance(message, str):
@@ -144,6 +147,8 @@ def openai_message(message: Any, default_role: str) -> Message | None:
         return None
     if isinstance(message.get("parts"), list):  # already semconv
         return {**message, "role": as_str(message.get("role")) or default_role}
+    if not MESSAGE_KEYS & message.keys():  # some other JSON document: shown as its text
+        return {"role": default_role, "parts": [{"type": "text", "content": as_text(message)}]}
     role = as_str(message.get("role")) or default_role
     tool_call_id = as_str(message.get("tool_call_id") or message.get("id")) if role == "tool" else None
     if role == "tool":
@@ -171,9 +176,14 @@ def openai_message(message: Any, default_role: str) -> Message | None:
 
 def openai_messages(value: Any, default_role: str) -> list[Message] | None:
     """A message list from a JSON string / list of OpenAI-style messages, or plain text."""
-    value = as_json_value(value)
+    raw, value = value, as_json_value(value)
     if value is None or value == "" or value == []:
         return None
+    if isinstance(raw, str) and (
+        not isinstance(value, (list, dict))  # plain text, or a JSON scalar such as "42"
+        or (isinstance(value, dict) and not MESSAGE_KEYS & value.keys() and "messages" not in value)
+    ):
+        return [{"role": default_role, "parts": [{"type": "text", "content": raw}]}]
     if isinstance(value, dict) and isinstance(value.get("messages"), list):
         value = value["messages"]  # a logged request body {"model", "messages": [...]}
     out = [m for m in (openai_message(item, default_role) for item in as_items(value)) if m is not None]
