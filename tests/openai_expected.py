@@ -8,7 +8,9 @@ TOOL_CALL = {"type": "tool_call", "id": "call_weather_1", "name": "get_weather",
 ASSISTANT_CALL = {"role": "assistant", "parts": [TOOL_CALL]}
 TOOL_MSG = {
     "role": "tool",
-    "parts": [{"type": "tool_call_response", "id": "call_weather_1", "response": '{"temperature_c": 21, "sky": "sunny"}'}],
+    "parts": [
+        {"type": "tool_call_response", "id": "call_weather_1", "response": '{"temperature_c": 21, "sky": "sunny"}'}
+    ],
 }
 ANSWER_MSG = {"role": "assistant", "parts": [{"type": "text", "content": "It is sunny in Paris."}]}
 TOOL_DEFINITION = {

@@ -29,7 +29,11 @@ def chat_completion(request: dict[str, Any]) -> dict[str, Any]:
             "role": "assistant",
             "content": None,
             "tool_calls": [
-                {"id": "call_weather_1", "type": "function", "function": {"name": "get_weather", "arguments": WEATHER_ARGS}}
+                {
+                    "id": "call_weather_1",
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": WEATHER_ARGS},
+                }
             ],
         }
         finish, usage = "tool_calls", (42, 17, 5)
@@ -95,7 +99,14 @@ def response(request: dict[str, Any]) -> dict[str, Any]:
 
 
 def function_call(call_id: str, name: str, arguments: str) -> dict[str, Any]:
-    return {"type": "function_call", "id": f"fc_{call_id}", "call_id": call_id, "name": name, "arguments": arguments, "status": "completed"}
+    return {
+        "type": "function_call",
+        "id": f"fc_{call_id}",
+        "call_id": call_id,
+        "name": name,
+        "arguments": arguments,
+        "status": "completed",
+    }
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -166,7 +177,13 @@ def weather_chat(client: Any) -> None:
         {
             "role": "assistant",
             "content": None,
-            "tool_calls": [{"id": call.id, "type": "function", "function": {"name": call.function.name, "arguments": call.function.arguments}}],
+            "tool_calls": [
+                {
+                    "id": call.id,
+                    "type": "function",
+                    "function": {"name": call.function.name, "arguments": call.function.arguments},
+                }
+            ],
         }
     )
     messages.append({"role": "tool", "tool_call_id": call.id, "content": TOOL_RESULT})
@@ -178,7 +195,9 @@ def openai_client(stub: OpenAIStub) -> Any:
     import openai
 
     # trust_env=False: no proxy from the environment may stand between us and loopback.
-    return openai.OpenAI(base_url=stub.base_url, api_key="sk-test", max_retries=0, http_client=httpx.Client(trust_env=False))
+    return openai.OpenAI(
+        base_url=stub.base_url, api_key="sk-test", max_retries=0, http_client=httpx.Client(trust_env=False)
+    )
 
 
 def stored_spans(db: str) -> list[dict[str, Any]]:

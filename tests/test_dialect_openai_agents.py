@@ -13,7 +13,9 @@ import pytest
 from tests.openai_stub import OpenAIStub, stored_spans
 
 pytest.importorskip("agents", reason="openai-agents not installed")
-pytest.importorskip("openinference.instrumentation.openai_agents", reason="openinference-instrumentation-openai-agents not installed")
+pytest.importorskip(
+    "openinference.instrumentation.openai_agents", reason="openinference-instrumentation-openai-agents not installed"
+)
 
 
 @pytest.fixture
@@ -32,15 +34,27 @@ def run_agents(stub: OpenAIStub) -> str:
     from agents import Agent, OpenAIResponsesModel, Runner, function_tool
     from openai import AsyncOpenAI
 
-    client = AsyncOpenAI(base_url=stub.base_url, api_key="sk-test", max_retries=0, http_client=httpx.AsyncClient(trust_env=False))
+    client = AsyncOpenAI(
+        base_url=stub.base_url, api_key="sk-test", max_retries=0, http_client=httpx.AsyncClient(trust_env=False)
+    )
 
     @function_tool
     def get_weather(city: str) -> str:
         """Current weather for a city."""
         return '{"temperature_c": 21, "sky": "sunny"}'
 
-    weather = Agent(name="weather_agent", instructions="Answer weather questions.", tools=[get_weather], model=OpenAIResponsesModel("gpt-4o", client))
-    triage = Agent(name="triage_agent", instructions="Route the user.", handoffs=[weather], model=OpenAIResponsesModel("gpt-4o", client))
+    weather = Agent(
+        name="weather_agent",
+        instructions="Answer weather questions.",
+        tools=[get_weather],
+        model=OpenAIResponsesModel("gpt-4o", client),
+    )
+    triage = Agent(
+        name="triage_agent",
+        instructions="Route the user.",
+        handoffs=[weather],
+        model=OpenAIResponsesModel("gpt-4o", client),
+    )
     result = asyncio.run(Runner.run(triage, "What is the weather in Paris?"))
     return result.final_output
 
@@ -96,7 +110,12 @@ def test_agents_run_with_handoff(instrumented):
         {"role": "assistant", "parts": [{"type": "text", "content": "It is sunny in Paris."}]}
     ]
     assert call_llm["content"]["output_messages"] == [
-        {"role": "assistant", "parts": [{"type": "tool_call", "id": "call_weather_1", "name": "get_weather", "arguments": {"city": "Paris"}}]}
+        {
+            "role": "assistant",
+            "parts": [
+                {"type": "tool_call", "id": "call_weather_1", "name": "get_weather", "arguments": {"city": "Paris"}}
+            ],
+        }
     ]
 
 
@@ -152,7 +171,11 @@ def test_agents_run_with_handoff_through_logfire(logfire_instrumented):
         "get_weather",
         {"tool_arguments": '{"city": "Paris"}', "tool_result": '{"temperature_c": 21, "sky": "sunny"}'},
     )
-    assert (answer["provider"], answer["request_model"], answer["response_model"]) == ("openai", "gpt-4o", "gpt-4o-2024-08-06")
+    assert (answer["provider"], answer["request_model"], answer["response_model"]) == (
+        "openai",
+        "gpt-4o",
+        "gpt-4o-2024-08-06",
+    )
     assert (answer["input_tokens"], answer["output_tokens"], answer["reasoning_tokens"]) == (70, 9, 3)
     handoff_call = {"type": "tool_call", "id": "call_handoff_1", "name": "transfer_to_weather_agent", "arguments": {}}
     weather_call = {"type": "tool_call", "id": "call_weather_1", "name": "get_weather", "arguments": {"city": "Paris"}}
@@ -160,9 +183,25 @@ def test_agents_run_with_handoff_through_logfire(logfire_instrumented):
         {"role": "system", "parts": [{"type": "text", "content": "Answer weather questions."}]},
         {"role": "user", "parts": [{"type": "text", "content": "What is the weather in Paris?"}]},
         {"role": "assistant", "parts": [handoff_call]},
-        {"role": "tool", "parts": [{"type": "tool_call_response", "id": "call_handoff_1", "response": '{"assistant": "weather_agent"}'}]},
+        {
+            "role": "tool",
+            "parts": [
+                {"type": "tool_call_response", "id": "call_handoff_1", "response": '{"assistant": "weather_agent"}'}
+            ],
+        },
         {"role": "assistant", "parts": [weather_call]},
-        {"role": "tool", "parts": [{"type": "tool_call_response", "id": "call_weather_1", "response": '{"temperature_c": 21, "sky": "sunny"}'}]},
+        {
+            "role": "tool",
+            "parts": [
+                {
+                    "type": "tool_call_response",
+                    "id": "call_weather_1",
+                    "response": '{"temperature_c": 21, "sky": "sunny"}',
+                }
+            ],
+        },
     ]
-    assert answer["content"]["output_messages"] == [{"role": "assistant", "parts": [{"type": "text", "content": "It is sunny in Paris."}]}]
+    assert answer["content"]["output_messages"] == [
+        {"role": "assistant", "parts": [{"type": "text", "content": "It is sunny in Paris."}]}
+    ]
     assert {s["conversation_id"] for s in spans} == {spans[0]["trace_id"]}

@@ -54,7 +54,9 @@ def test_flattened_prompt_and_traceloop_sdk_spans(server, make_provider):
     tracer = make_provider(server).get_tracer("opentelemetry.instrumentation.openai.v1")
     props = "traceloop.association.properties."
     with tracer.start_as_current_span("weather_agent.agent") as agent:
-        agent.set_attributes({"traceloop.span.kind": "agent", "traceloop.entity.name": "weather_agent", props + "thread_id": "thread-7"})
+        agent.set_attributes(
+            {"traceloop.span.kind": "agent", "traceloop.entity.name": "weather_agent", props + "thread_id": "thread-7"}
+        )
         with tracer.start_as_current_span("openai.chat", kind=SpanKind.CLIENT) as llm:
             llm.set_attributes(
                 {

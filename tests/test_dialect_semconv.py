@@ -17,7 +17,9 @@ import pytest
 from tests.openai_expected import ANSWER_MSG, ASSISTANT_CALL, SYSTEM_MSG, TOOL_DEFINITION, TOOL_MSG, USER_MSG
 from tests.openai_stub import OpenAIStub, openai_client, stored_spans, weather_chat
 
-pytest.importorskip("opentelemetry.instrumentation.openai_v2", reason="opentelemetry-instrumentation-openai-v2 not installed")
+pytest.importorskip(
+    "opentelemetry.instrumentation.openai_v2", reason="opentelemetry-instrumentation-openai-v2 not installed"
+)
 
 
 @pytest.fixture
@@ -126,7 +128,11 @@ def any_value(value: object) -> dict[str, object]:
 
 
 def post_otlp_json(server, spans: list[dict[str, object]]) -> None:
-    body = {"resourceSpans": [{"resource": {"attributes": []}, "scopeSpans": [{"scope": {"name": "dotnet-agent"}, "spans": spans}]}]}
+    body = {
+        "resourceSpans": [
+            {"resource": {"attributes": []}, "scopeSpans": [{"scope": {"name": "dotnet-agent"}, "spans": spans}]}
+        ]
+    }
     response = httpx.post(f"{server.http_url}/v1/traces", json=body, trust_env=False)
     assert response.status_code == 200, response.text
 
@@ -141,14 +147,26 @@ def otlp_span(span_id: str, attributes: dict[str, object], events: list[dict[str
         "endTimeUnixNano": "1700000001000000000",
         "attributes": [{"key": k, "value": any_value(v)} for k, v in attributes.items()],
         "events": [
-            {"name": e["name"], "timeUnixNano": "1700000000500000000", "attributes": [{"key": k, "value": any_value(v)} for k, v in e["attributes"].items()]}
+            {
+                "name": e["name"],
+                "timeUnixNano": "1700000000500000000",
+                "attributes": [{"key": k, "value": any_value(v)} for k, v in e["attributes"].items()],
+            }
             for e in events
         ],
     }
 
 
 def test_structured_anyvalue_messages_and_the_operation_details_event(server):
-    messages = [USER_MSG, {"role": "assistant", "parts": [{"type": "tool_call", "id": "call_weather_1", "name": "get_weather", "arguments": {"city": "Paris"}}]}]
+    messages = [
+        USER_MSG,
+        {
+            "role": "assistant",
+            "parts": [
+                {"type": "tool_call", "id": "call_weather_1", "name": "get_weather", "arguments": {"city": "Paris"}}
+            ],
+        },
+    ]
     post_otlp_json(
         server,
         [
@@ -194,9 +212,17 @@ def test_older_prompt_completion_and_message_event_forms(server, make_provider):
     # v1.26-style: gen_ai.prompt / gen_ai.completion on the gen_ai.content.* span events
     # (Semantic Kernel), with the pre-v1.27 token names.
     with tracer.start_as_current_span("chat.completions gpt-4o") as span:
-        span.set_attributes({"gen_ai.system": "openai", "gen_ai.usage.prompt_tokens": 42, "gen_ai.usage.completion_tokens": 17})
-        span.add_event("gen_ai.content.prompt", {"gen_ai.prompt": json.dumps([{"role": "user", "content": "What is the weather in Paris?"}])})
-        span.add_event("gen_ai.content.completion", {"gen_ai.completion": json.dumps([{"role": "assistant", "content": "It is sunny in Paris."}])})
+        span.set_attributes(
+            {"gen_ai.system": "openai", "gen_ai.usage.prompt_tokens": 42, "gen_ai.usage.completion_tokens": 17}
+        )
+        span.add_event(
+            "gen_ai.content.prompt",
+            {"gen_ai.prompt": json.dumps([{"role": "user", "content": "What is the weather in Paris?"}])},
+        )
+        span.add_event(
+            "gen_ai.content.completion",
+            {"gen_ai.completion": json.dumps([{"role": "assistant", "content": "It is sunny in Paris."}])},
+        )
     # gen_ai.prompt / gen_ai.completion as plain-text span attributes.
     with tracer.start_as_current_span("text_completion") as span:
         span.set_attributes({"gen_ai.prompt": "Say hi", "gen_ai.completion": "Hi!"})
@@ -204,9 +230,31 @@ def test_older_prompt_completion_and_message_event_forms(server, make_provider):
     with tracer.start_as_current_span("chat gpt-4o") as span:
         span.add_event("gen_ai.system.message", {"content": "You are a weather bot."})
         span.add_event("gen_ai.user.message", {"content": "What is the weather in Paris?"})
-        span.add_event("gen_ai.assistant.message", {"tool_calls": json.dumps([{"id": "call_weather_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}])})
-        span.add_event("gen_ai.tool.message", {"id": "call_weather_1", "content": '{"temperature_c": 21, "sky": "sunny"}'})
-        span.add_event("gen_ai.choice", {"index": 0, "finish_reason": "stop", "message": json.dumps({"role": "assistant", "content": "It is sunny in Paris."})})
+        span.add_event(
+            "gen_ai.assistant.message",
+            {
+                "tool_calls": json.dumps(
+                    [
+                        {
+                            "id": "call_weather_1",
+                            "type": "function",
+                            "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
+                        }
+                    ]
+                )
+            },
+        )
+        span.add_event(
+            "gen_ai.tool.message", {"id": "call_weather_1", "content": '{"temperature_c": 21, "sky": "sunny"}'}
+        )
+        span.add_event(
+            "gen_ai.choice",
+            {
+                "index": 0,
+                "finish_reason": "stop",
+                "message": json.dumps({"role": "assistant", "content": "It is sunny in Paris."}),
+            },
+        )
 
     events, plain, per_message = stored_spans(server.config.db)
     assert (events["provider"], events["input_tokens"], events["output_tokens"]) == ("openai", 42, 17)

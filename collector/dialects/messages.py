@@ -88,7 +88,10 @@ def content_block(block: Any) -> Part | None:
     if kind in ("text", "input_text", "output_text") and ("text" in block or "content" in block):
         return {"type": "text", "content": as_text(block.get("text", block.get("content")))}
     if kind in ("reasoning", "thinking"):
-        return {"type": "reasoning", "content": as_text(block.get("text") or block.get("content") or block.get("thinking"))}
+        return {
+            "type": "reasoning",
+            "content": as_text(block.get("text") or block.get("content") or block.get("thinking")),
+        }
     if kind in ("image_url", "input_image"):
         image = block.get("image_url")
         url = image.get("url") if isinstance(image, dict) else image
@@ -216,7 +219,9 @@ def event_body(attributes: dict[str, Any]) -> dict[str, Any]:
                 return body
             if isinstance(body, str):
                 return {"content": body}
-    return {k: as_json_value(v) if k in ("tool_calls", "message") else v for k, v in attributes.items() if k in BODY_KEYS}
+    return {
+        k: as_json_value(v) if k in ("tool_calls", "message") else v for k, v in attributes.items() if k in BODY_KEYS
+    }
 
 
 def message_from_event(name: str, body: dict[str, Any]) -> tuple[str, Message] | None:

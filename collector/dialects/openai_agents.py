@@ -54,7 +54,10 @@ def logfire(span: SpanRecord, genai: GenAI) -> None:
     if template.startswith("Agent run:"):
         genai.set("operation_name", "invoke_agent")
         genai.set("agent_name", as_str(attrs.get("name")))
-        genai.set("tool_definitions", [{"type": "function", "name": t} for t in as_items(attrs.get("tools")) if isinstance(t, str)])
+        genai.set(
+            "tool_definitions",
+            [{"type": "function", "name": t} for t in as_items(attrs.get("tools")) if isinstance(t, str)],
+        )
     elif template.startswith("Handoff:"):
         genai.set("operation_name", "handoff")
         genai.set("handoff", {"from_agent": as_str(attrs.get("from_agent")), "to_agent": as_str(attrs.get("to_agent"))})
