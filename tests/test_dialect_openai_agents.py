@@ -205,3 +205,55 @@ def test_agents_run_with_handoff_through_logfire(logfire_instrumented):
         {"role": "assistant", "parts": [{"type": "text", "content": "It is sunny in Paris."}]}
     ]
     assert {s["conversation_id"] for s in spans} == {spans[0]["trace_id"]}
+
+
+@pytest.fixture(params=["openinference", "logfire"])
+def any_bridge(request):
+    return request.getfixturevalue("instrumented" if request.param == "openinference" else "logfire_instrumented")
+
+
+def test_chat_completions_model_generation_spans(any_bridge):
+    """An agent on OpenAIChatCompletionsModel records *generation* spans (not response)."""
+    import httpx
+    from agents import Agent, OpenAIChatCompletionsModel, Runner, function_tool
+    from openai import AsyncOpenAI
+
+    @function_tool
+    def get_weather(city: str) -> str:
+        """Current weather for a city."""
+        return '{"temperature_c": 21, "sky": "sunny"}'
+
+    with OpenAIStub() as stub:
+        client = AsyncOpenAI(
+            base_url=stub.base_url, api_key="sk-test", max_retries=0, http_client=httpx.AsyncClient(trust_env=False)
+        )
+        agent = Agent(
+            name="weather_agent",
+            instructions="Answer weather questions.",
+            tools=[get_weather],
+            model=OpenAIChatCompletionsModel("gpt-4o-mini", client),
+        )
+        result = asyncio.run(Runner.run(agent, "What is the weather in Paris?"))
+    assert result.final_output == "It is sunny in Paris."
+
+    spans = stored_spans(any_bridge.config.db)
+    chats = [s for s in spans if s["operation_name"] == "chat"]
+    assert len(chats) == 2
+    assert [s["tool_name"] for s in spans if s["operation_name"] == "execute_tool"] == ["get_weather"]
+    first, second = chats
+    assert (first["input_tokens"], first["output_tokens"]) == (42, 17)
+    assert first["content"]["output_messages"] == [
+        {
+            "role": "assistant",
+            "parts": [
+                {"type": "tool_call", "id": "call_weather_1", "name": "get_weather", "arguments": {"city": "Paris"}}
+            ],
+        }
+    ]
+    assert first["content"]["input_messages"][-1] == {
+        "role": "user",
+        "parts": [{"type": "text", "content": "What is the weather in Paris?"}],
+    }
+    assert second["content"]["output_messages"] == [
+        {"role": "assistant", "parts": [{"type": "text", "content": "It is sunny in Paris."}]}
+    ]

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from collector.dialects.messages import as_items, message_from_event
+from collector.dialects.messages import as_items, message_from_event, openai_messages
 from collector.genai import GenAI, Message, as_int, as_json_value, as_str, as_text
 from proto.records import SpanRecord
 
@@ -73,6 +73,12 @@ def logfire(span: SpanRecord, genai: GenAI) -> None:
             if isinstance(details, dict):
                 genai.set("reasoning_tokens", as_int(details.get("reasoning_tokens")))
         inputs, outputs = event_messages(attrs.get("events"))
+        if not inputs and not outputs:
+            # Generation spans (Chat Completions models) log request_data {messages, model}:
+            # the call's input messages followed by its output.
+            request = as_json_value(attrs.get("request_data"))
+            history = openai_messages(request.get("messages"), "user") if isinstance(request, dict) else None
+            inputs, outputs = split_answer(history or [])
         genai.set("input_messages", inputs)
         genai.set("output_messages", outputs)
     elif template.startswith("OpenAI Agents trace"):
@@ -90,7 +96,11 @@ def event_messages(value: Any) -> tuple[list[Message], list[Message]]:
             (inputs if found[0] == "input" else outputs).append(found[1])
     # Logfire lists the call's input items and then the model's answer, all as message
     # events: the assistant messages after the last non-assistant one are the answer.
-    if not outputs:
-        while inputs and inputs[-1]["role"] == "assistant":
-            outputs.insert(0, inputs.pop())
+    return split_answer(inputs) if not outputs else (inputs, outputs)
+
+
+def split_answer(messages: list[Message]) -> tuple[list[Message], list[Message]]:
+    inputs, outputs = list(messages), []
+    while inputs and inputs[-1]["role"] == "assistant":
+        outputs.insert(0, inputs.pop())
     return inputs, outputs
