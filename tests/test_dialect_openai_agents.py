@@ -257,3 +257,72 @@ def test_chat_completions_model_generation_spans(any_bridge):
     assert second["content"]["output_messages"] == [
         {"role": "assistant", "parts": [{"type": "text", "content": "It is sunny in Paris."}]}
     ]
+
+
+def test_agents_run_reads_as_a_chat(instrumented):
+    """The same real run through the chat view: the user's question, both agents, the
+    handoff between them, the tool call and the answer, in time order."""
+    import httpx
+
+    with OpenAIStub() as stub:
+        run_agents(stub)
+    trace_id = stored_spans(instrumented.config.db)[0]["trace_id"]
+    response = httpx.post(
+        f"{instrumented.http_url}/agents/conversations/chat",
+        json={"project_id": "default", "conversation_id": trace_id},
+    )
+    (turn,) = response.json()["turns"]
+    assert (turn["trace_id"], turn["root_span_name"], turn["provider"]) == (trace_id, "Agent workflow", "openai")
+    messages = turn["messages"]
+    assert [m["started_at"] for m in messages] == sorted(m["started_at"] for m in messages)
+    # Durations are the run's own; everything else is exact.
+    for m in messages:
+        if "duration_ms" in m[m["type"]]:
+            assert isinstance(m[m["type"]].pop("duration_ms"), int)
+    assert [{k: m[k] for k in ("type", "agent_name", m["type"])} for m in messages] == [
+        {
+            "type": "agent_start",
+            "agent_name": "triage_agent",
+            "agent_start": {"model": None, "system_instructions": None, "tool_definitions": None, "status": "OK"},
+        },
+        {
+            "type": "user_message",
+            "agent_name": None,
+            "user_message": {"text": "What is the weather in Paris?", "content_refs": []},
+        },
+        {
+            "type": "agent_handoff",
+            "agent_name": "triage_agent",
+            "agent_handoff": {"from_agent": "triage_agent", "to_agent": "weather_agent"},
+        },
+        {
+            "type": "agent_start",
+            "agent_name": "weather_agent",
+            "agent_start": {"model": None, "system_instructions": None, "tool_definitions": None, "status": "OK"},
+        },
+        {
+            "type": "tool_call",
+            "agent_name": "weather_agent",
+            "tool_call": {
+                "tool_name": "get_weather",
+                "tool_arguments": '{"city": "Paris"}',
+                "tool_result": '{"temperature_c": 21, "sky": "sunny"}',
+                "status": "OK",
+                "content_refs": [],
+            },
+        },
+        {
+            "type": "assistant_message",
+            "agent_name": "weather_agent",
+            "assistant_message": {
+                "text": "It is sunny in Paris.",
+                "reasoning_content": None,
+                "model": "gpt-4o-2024-08-06",
+                "input_tokens": 70,
+                "output_tokens": 9,
+                "reasoning_tokens": 3,
+                "status": "OK",
+                "content_refs": [],
+            },
+        },
+    ]
