@@ -40,6 +40,8 @@ def openapi_document(version: str) -> dict[str, Any]:
         models.AgentConversationSpansRes,
         models.AgentConversationChatReq,
         models.AgentConversationChatRes,
+        models.AgentTraceChatReq,
+        models.AgentTraceChatRes,
         models.AgentFeedbackCreateReq,
         models.AgentFeedbackCreateRes,
         models.AgentFeedbackDeleteRes,
@@ -63,6 +65,12 @@ def openapi_document(version: str) -> dict[str, Any]:
             "agent_conversation_chat",
             models.AgentConversationChatReq,
             models.AgentConversationChatRes,
+        ),
+        "/agents/traces/chat": _post(
+            "The chat view of one trace (one turn, as the conversation view shows it)",
+            "agent_traces_chat",
+            models.AgentTraceChatReq,
+            models.AgentTraceChatRes,
         ),
         "/agents/feedback": _post(
             "Create feedback on a conversation or one of its turns",

@@ -358,14 +358,20 @@ class ClickHouseStore:
         # Both sides look the traces up by (project_id, trace_id): the primary key of
         # span_details, the bloom filter index of spans.
         sql = f"""
-SELECT s.trace_id, s.span_id, s.parent_span_id, s.name, s.start_ns, s.end_ns, s.status, d.status_message,
-       s.operation_name, s.agent_name, s.provider, s.request_model, s.response_model,
+SELECT s.trace_id, {RESOLVED_CONVERSATION}, s.span_id, s.parent_span_id, s.name, s.start_ns, s.end_ns, s.status,
+       d.status_message, s.operation_name, s.agent_name, s.provider, s.request_model, s.response_model,
        s.input_tokens, s.output_tokens, s.reasoning_tokens, s.tool_name, s.tool_call_id, d.content
 FROM {self.table("spans")} AS s FINAL
 INNER JOIN (
   SELECT trace_id, span_id, status_message, content FROM {self.table("span_details")} FINAL
   WHERE project_id = {{project_id:String}} AND trace_id IN {{trace_ids:Array(String)}}
 ) AS d ON d.trace_id = s.trace_id AND d.span_id = s.span_id
+LEFT JOIN (
+  SELECT trace_id, argMin(conversation_id, named_ns) AS named_conversation_id
+  FROM {self.table("trace_conversations")}
+  WHERE project_id = {{project_id:String}} AND trace_id IN {{trace_ids:Array(String)}}
+  GROUP BY trace_id
+) AS owner ON owner.trace_id = s.trace_id
 WHERE s.project_id = {{project_id:String}} AND s.trace_id IN {{trace_ids:Array(String)}}
 ORDER BY s.start_ns, s.span_id"""
         spans = []

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import orjson
 import pytest
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
@@ -21,6 +22,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
 from otelite.config import load_config
 from otelite.server import Otelite
+from tests.agent_conversation import PROJECT, Recorder, emit_conversation
 
 
 # The store backends the route- and store-level suites run against. A module opts in
@@ -171,6 +173,15 @@ def make_provider() -> Iterator[Callable[..., TracerProvider]]:
     yield make
     for provider in providers:
         provider.shutdown()
+
+
+@pytest.fixture
+def conversation(server, make_provider) -> Iterator[tuple[httpx.Client, Recorder]]:
+    """The four-turn agent conversation of tests/agent_conversation.py, exported to
+    project PROJECT through the real SDK, and an HTTP client for otelite's API."""
+    recorder = emit_conversation(make_provider(server, headers={"project_id": PROJECT}))
+    with httpx.Client(base_url=server.http_url) as client:
+        yield client, recorder
 
 
 def read_db(path: str | Path, sql: str, params: tuple[object, ...] = ()) -> list[sqlite3.Row]:

@@ -116,12 +116,15 @@ def test_openapi_describes_every_route(server):
     assert set(doc["paths"]) == {
         "/agents/conversations/spans",
         "/agents/conversations/chat",
+        "/agents/traces/chat",
         "/agents/feedback",
         "/agents/feedback/{feedback_id}",
         "/v1/traces",
         "/health",
         "/openapi.json",
     }
+    # ... which is every route the app serves.
+    assert set(doc["paths"]) == {route.path for route in server.app.routes}
     schemas = doc["components"]["schemas"]
     assert {
         "AgentConversationSpansReq",
@@ -132,6 +135,8 @@ def test_openapi_describes_every_route(server):
         "AgentConversationSpanRating",
         "AgentConversationChatReq",
         "AgentConversationChatRes",
+        "AgentTraceChatReq",
+        "AgentTraceChatRes",
         "AgentChatTurn",
         "AgentChatMessage",
         "AgentChatUserMessage",
