@@ -30,7 +30,7 @@ TRAILING_FORMAT = re.compile(r"\bFORMAT\s+(\w+)\s*;?\s*$", re.IGNORECASE)
 class ClickHouseHTTP:
     """`ClickHouseHTTP(path).start()` serves chdb on 127.0.0.1 at a free `port`."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, port: int = 0) -> None:
         from chdb import session
 
         self.session = session.Session(path)
@@ -46,7 +46,7 @@ class ClickHouseHTTP:
             def do_POST(self) -> None:
                 server.handle(self)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.port: int = self.httpd.server_address[1]
         self._thread = threading.Thread(target=self.httpd.serve_forever, name="clickhouse-http", daemon=True)
 
@@ -104,3 +104,21 @@ def _form_fields(content_type: str, body: bytes) -> dict[str, str]:
         name = part.get_param("name", header="content-disposition")
         fields[str(name)] = part.get_payload(decode=True).decode()
     return fields
+
+
+def main() -> None:
+    """`python -m tests.clickhouse_http DATA_DIR [PORT]`: serve until interrupted (for bench/)."""
+    import sys
+    import time
+
+    server = ClickHouseHTTP(sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 0).start()
+    print(server.port, flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()
