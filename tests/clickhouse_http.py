@@ -34,6 +34,7 @@ class ClickHouseHTTP:
         from chdb import session
 
         self.session = session.Session(path)
+        self._settings: dict[str, str] = {}
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -79,7 +80,9 @@ class ClickHouseHTTP:
             fmt, sql = match.group(1), sql[: match.start()]
         try:
             for name, value in settings.items():
-                self.session.query(f"SET {name} = {value if value.lstrip('-').isdigit() else repr(value)}")
+                if self._settings.get(name) != value:  # every request repeats them: SET once
+                    self.session.query(f"SET {name} = {value if value.lstrip('-').isdigit() else repr(value)}")
+                    self._settings[name] = value
             out = self.session.query(sql, fmt, params=params or None).bytes()
         except Exception as exc:  # what ClickHouse does: status 500, the message as the body
             message = str(exc).encode()
