@@ -62,8 +62,11 @@ class ClickHouseClient(Protocol):
     def query(self, sql: str, params: Params | None = None) -> list[tuple[Any, ...]]:
         """Run a SELECT; rows as tuples of Python values."""
 
+    def stream(self, sql: str, params: Params | None = None) -> Iterator[tuple[Any, ...]]:
+        """Run a SELECT whose result may not fit in memory; rows as they arrive."""
+
     def command(self, sql: str, params: Params | None = None) -> None:
-        """Run a statement that returns nothing (DDL, ALTER, SET-free)."""
+        """Run a statement that returns nothing (DDL, ALTER, INSERT ... VALUES)."""
 
     def insert(self, table: str, columns: Sequence[str], body: bytes) -> None:
         """`INSERT INTO table (columns) FORMAT JSONCompactEachRow` with `body` as the data."""
@@ -91,6 +94,11 @@ class HttpClient:
 
     def query(self, sql: str, params: Params | None = None) -> list[tuple[Any, ...]]:
         return list(self._client.query(sql, parameters=params).result_rows)
+
+    def stream(self, sql: str, params: Params | None = None) -> Iterator[tuple[Any, ...]]:
+        with self._client.query_rows_stream(sql, parameters=params) as rows:
+            for row in rows:
+                yield tuple(row)
 
     def command(self, sql: str, params: Params | None = None) -> None:
         self._client.command(sql, parameters=params)
@@ -121,6 +129,13 @@ class ChdbClient:
         result = self._session.query(sql, "JSONCompact", params=params)
         data = result.bytes()
         return [tuple(row) for row in orjson.loads(data)["data"]] if data else []
+
+    def stream(self, sql: str, params: Params | None = None) -> Iterator[tuple[Any, ...]]:
+        sql, params = _bind(sql, params)
+        # Each chunk is one block of whole rows, one JSON array per line.
+        for chunk in self._session.send_query(sql, "JSONCompactEachRow", params=params):
+            for line in chunk.bytes().splitlines():
+                yield tuple(orjson.loads(line))
 
     def command(self, sql: str, params: Params | None = None) -> None:
         sql, params = _bind(sql, params)
@@ -433,6 +448,7 @@ WHERE project_id = {{project_id:String}} AND id = {{id:String}}"""
         """Every stored span with its details, by project, trace and start time.
 
         `conversation_id` is set only where the span named it itself, as on ingest.
+        Streamed: an export of a whole store never holds it in memory.
         """
         project = "s.project_id = {project_id:String}" if project_id is not None else "1"
         sql = f"""
@@ -444,7 +460,7 @@ INNER JOIN (SELECT * FROM {self.table("span_details")} FINAL) AS d
   ON d.project_id = s.project_id AND d.trace_id = s.trace_id AND d.span_id = s.span_id
 WHERE {project}
 ORDER BY s.project_id, s.trace_id, s.start_ns, s.span_id"""
-        for row in self.client.query(sql, {"project_id": project_id} if project_id is not None else None):
+        for row in self.client.stream(sql, {"project_id": project_id} if project_id is not None else None):
             yield SpanRow(
                 *row[:11],
                 attributes=orjson.loads(row[11]),

@@ -142,3 +142,29 @@ def test_two_collectors_behind_a_load_balancer_share_one_conversation(make_serve
             ("invoke_agent planner", "conv-lb"),
             ("chat gpt-4o", "conv-lb"),
         ]
+
+
+def test_export_from_one_backend_imports_into_another(server, make_provider, store_url, tmp_path):
+    # `otelite export --store URL` then `otelite import --db`: how a team moves its data
+    # between SQLite and ClickHouse in either direction.
+    from otelite.cli import main
+
+    tracer = make_provider(server, headers={"project_id": "alpha"}).get_tracer("agent")
+    with tracer.start_as_current_span("invoke_agent") as root:
+        with tracer.start_as_current_span("chat gpt-4o") as chat:
+            chat.set_attribute("gen_ai.operation.name", "chat")
+            chat.set_attribute("gen_ai.usage.input_tokens", 3)
+        root.set_attribute("gen_ai.conversation.id", "conv-x")
+    exported = tmp_path / "export.jsonl"
+    assert main(["export", "--store", store_url, "-o", str(exported)]) == 0
+    assert len(exported.read_bytes().splitlines()) == 1  # one line per trace
+    copy = tmp_path / "copy.db"
+    assert main(["import", str(exported), "--db", str(copy)]) == 0
+
+    from store.sqlite import SQLiteStore
+
+    imported = SQLiteStore(copy)
+    try:
+        assert stored_spans(imported) == stored_spans(server.store)
+    finally:
+        imported.close()
