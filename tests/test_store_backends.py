@@ -168,3 +168,30 @@ def test_export_from_one_backend_imports_into_another(server, make_provider, sto
         assert stored_spans(imported) == stored_spans(server.store)
     finally:
         imported.close()
+
+
+@pytest.mark.backends("clickhouse")
+def test_clickhouse_down_is_unavailable_and_exporters_get_through_after(make_server, chdb_path):
+    import grpc
+    from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+
+    from tests.clickhouse_http import ClickHouseHTTP
+    from tests.test_ingest_errors import grpc_export, sdk_spans
+
+    clickhouse = ClickHouseHTTP(str(chdb_path)).start()
+    port = clickhouse.port
+    server = make_server(store=f"clickhouse://default@127.0.0.1:{port}/t_down")
+    grpc_export(server, encode_spans(sdk_spans(1, conversation="before")).SerializeToString())
+    clickhouse.stop()
+    with pytest.raises(grpc.RpcError) as err:
+        grpc_export(server, encode_spans(sdk_spans(2, conversation="during")).SerializeToString())
+    assert err.value.code() == grpc.StatusCode.UNAVAILABLE  # OTLP exporters retry this
+    assert err.value.details().startswith("could not store the spans:")
+
+    clickhouse = ClickHouseHTTP(str(chdb_path), port).start()
+    try:
+        grpc_export(server, encode_spans(sdk_spans(2, conversation="after")).SerializeToString())
+        assert [r["conversation_id"] for r in stored_spans(server.store)] == ["before", "after", "after"]
+    finally:
+        server.stop()
+        clickhouse.stop()
