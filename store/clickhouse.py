@@ -50,8 +50,9 @@ FEEDBACK_COLUMNS = (
 )  # fmt: skip
 
 # Settings every session sends. Daily partitions: an import of old spans may touch
-# many days in one insert, which ClickHouse refuses past 100 by default.
-SETTINGS: dict[str, Any] = {"max_partitions_per_insert_block": 1000}
+# many days in one insert, which ClickHouse refuses past 100 by default. A span's start
+# day is fixed by its replacing key, so FINAL never needs to merge across partitions.
+SETTINGS: dict[str, Any] = {"max_partitions_per_insert_block": 1000, "do_not_merge_across_partitions_select_final": 1}
 # On a cluster: an insert returns only once every shard has it (acknowledge = durable),
 # and subqueries over Distributed tables run shard-locally, which is correct because
 # every table is sharded by (project, trace).

@@ -195,3 +195,15 @@ def test_clickhouse_down_is_unavailable_and_exporters_get_through_after(make_ser
     finally:
         server.stop()
         clickhouse.stop()
+
+
+def test_one_batch_may_span_many_days(make_store):
+    # `otelite import` of an old export: one insert touches a day-partition per day.
+    def day(d: int) -> SpanRow:
+        start = 1_700_000_000 * 10**9 + d * 86_400 * 10**9
+        return _row(f"{d + 1:016x}", start_ns=start, end_ns=start + 5_000_000)
+
+    store = make_store()
+    store.write_spans([day(d) for d in range(400)])
+    store.write_spans([day(d) for d in range(0, 400, 7)])  # re-exported: still one each
+    assert store.count_spans() == 400
