@@ -1,6 +1,7 @@
 """The ClickHouse store: the same `Store` interface as SQLite, for team-sized data.
 
-ClickHouse is reached through a two-method seam, `ClickHouseClient`:
+ClickHouse is reached through a small seam, `ClickHouseClient` (query, stream, command,
+insert), with two implementations:
 - `HttpClient`: clickhouse-connect over HTTP, for `clickhouse://user:pass@host:8123/db`;
 - `ChdbClient`: chdb, the ClickHouse engine in-process, for `chdb:///path` (tests, and a
   single machine that wants ClickHouse without a server).
@@ -19,7 +20,6 @@ ClickHouse is append-only, so:
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -294,7 +294,6 @@ class ClickHouseStore:
         self.url = parse_url(url) if isinstance(url, str) else url
         self.schema = self.url.schema
         self.client = client if client is not None else connect(self.url)
-        self._write_lock = threading.Lock()
         migrate(self.client, self.schema)
 
     def table(self, name: str) -> str:
@@ -317,13 +316,10 @@ class ClickHouseStore:
             for row in rows
             if row.conversation_id is not None
         )
-        with self._write_lock:
-            self.client.insert(self.table("span_details"), DETAIL_COLUMNS, _compact_rows(_detail(r, version) for r in rows))
-            if mapping:
-                self.client.insert(
-                    self.table("trace_conversations"), MAPPING_COLUMNS, _compact_rows(list(m) for m in mapping)
-                )
-            self.client.insert(self.table("spans"), SPAN_COLUMNS, _compact_rows(_span(r, version) for r in rows))
+        self.client.insert(self.table("span_details"), DETAIL_COLUMNS, _compact_rows(_detail(r, version) for r in rows))
+        if mapping:
+            self.client.insert(self.table("trace_conversations"), MAPPING_COLUMNS, _compact_rows(list(m) for m in mapping))
+        self.client.insert(self.table("spans"), SPAN_COLUMNS, _compact_rows(_span(r, version) for r in rows))
 
     # -- reads ------------------------------------------------------------------------
 
@@ -442,8 +438,7 @@ WHERE project_id = {{project_id:String}} AND id = {{id:String}}"""
             time.time_ns(),
             1 if deleted else 0,
         ]
-        with self._write_lock:
-            self.client.insert(self.table("feedback"), FEEDBACK_COLUMNS, _compact_rows([row]))
+        self.client.insert(self.table("feedback"), FEEDBACK_COLUMNS, _compact_rows([row]))
 
     def iter_spans(self, project_id: str | None = None) -> Iterator[SpanRow]:
         """Every stored span with its details, by project, trace and start time.
