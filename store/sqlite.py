@@ -15,8 +15,9 @@ from pathlib import Path
 import orjson
 import sqlite_utils
 
-from store.model import SpanRow
-from store.schema import migrate
+from store.model import ConversationPage, ConversationSummary, ProjectSummary, SpanRow
+from store.schema import UPSERT_SPAN_TEXT, migrate
+from store.search_text import searchable_text
 
 SPAN_COLUMNS = (
     "project_id, trace_id, span_id, parent_span_id, name, kind, start_ns, end_ns, duration_ms, status, "
@@ -52,6 +53,27 @@ SET conversation_id = (SELECT conversation_id FROM trace_conversations tc
 WHERE project_id = ? AND trace_id = ? AND conversation_source = 0
 """
 
+# Conversations with a span whose text matches :{param}. The conversation is read from
+# `spans`, so a trace adopted into its named conversation is found there.
+CONVERSATIONS_MATCHING = """
+SELECT s.conversation_id
+FROM span_text_fts
+JOIN span_text t ON t.rowid = span_text_fts.rowid
+JOIN spans s ON s.project_id = t.project_id AND s.trace_id = t.trace_id AND s.span_id = t.span_id
+WHERE span_text_fts MATCH :{param} AND t.project_id = :project_id
+"""
+# Words of a search used at most (each is one full-text lookup).
+MAX_SEARCH_WORDS = 16
+
+
+def fts_words(search: str) -> list[str]:
+    """A user's words as FTS5 queries, one per word, each matching as a word prefix.
+
+    Each word is quoted, so FTS syntax a user types (AND, NOT, *, ", :) is searched
+    for as text, never parsed.
+    """
+    return ['"' + word.replace('"', '""') + '"*' for word in search.split()[:MAX_SEARCH_WORDS]]
+
 
 def _json(value: object) -> str:
     return orjson.dumps(value).decode()
@@ -81,6 +103,11 @@ def _span_params(row: SpanRow) -> tuple[object, ...]:
         row.tool_name,
         row.tool_call_id,
     )
+
+
+def _span_texts(rows: Sequence[SpanRow]) -> list[tuple[str, str, str, str]]:
+    texts = ((row, searchable_text(row.content)) for row in rows)
+    return [(row.project_id, row.trace_id, row.span_id, text) for row, text in texts if text]
 
 
 def _details_params(row: SpanRow) -> tuple[object, ...]:
@@ -118,6 +145,9 @@ class SQLiteStore:
         conn.execute("PRAGMA busy_timeout = 30000")
         conn.execute(f"PRAGMA synchronous = {self._synchronous}")
         conn.execute("PRAGMA foreign_keys = ON")
+        # The conversation stats triggers must see the delete that INSERT OR REPLACE
+        # does on a re-exported span; SQLite fires it only with recursive triggers on.
+        conn.execute("PRAGMA recursive_triggers = ON")
         return conn
 
     def reader(self) -> sqlite3.Connection:
@@ -143,6 +173,8 @@ class SQLiteStore:
                 conn.executemany(INSERT_SPAN, map(_span_params, rows))
                 conn.executemany(INSERT_DETAILS, map(_details_params, rows))
                 conn.executemany(ADOPT_EARLIER_SPANS, {(p, t) for p, t, _ in named})
+                # A replaced span's old text went with its old row (trigger spans_stats_ad).
+                conn.executemany(UPSERT_SPAN_TEXT, _span_texts(rows))
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
@@ -152,6 +184,67 @@ class SQLiteStore:
         if project_id is None:
             return self.reader().execute("SELECT count(*) FROM spans").fetchone()[0]
         return self.reader().execute("SELECT count(*) FROM spans WHERE project_id = ?", (project_id,)).fetchone()[0]
+
+    def list_conversations(
+        self,
+        project_id: str,
+        *,
+        limit: int,
+        offset: int = 0,
+        started_after_ns: int | None = None,
+        started_before_ns: int | None = None,
+        search: str | None = None,
+    ) -> ConversationPage:
+        where = ["project_id = :project_id"]
+        params: dict[str, object] = {"project_id": project_id, "limit": limit, "offset": offset}
+        if started_after_ns is not None:
+            where.append("first_ns >= :after")
+            params["after"] = started_after_ns
+        if started_before_ns is not None:
+            where.append("first_ns < :before")
+            params["before"] = started_before_ns
+        # Each word may sit in a different span of the conversation: one match per word.
+        for i, word in enumerate(fts_words(search or "")):
+            where.append(f"conversation_id IN ({CONVERSATIONS_MATCHING.format(param=f'match{i}')})")
+            params[f"match{i}"] = word
+        conn = self.reader()
+        # One read transaction, so the count and the page agree.
+        conn.execute("BEGIN")
+        try:
+            total = conn.execute(f"SELECT count(*) FROM conversation_stats WHERE {' AND '.join(where)}", params).fetchone()[0]
+            rows = conn.execute(
+                f"""
+                SELECT conversation_id, turns, spans, errors, input_tokens, output_tokens, first_ns, last_ns
+                FROM conversation_stats WHERE {' AND '.join(where)}
+                ORDER BY last_ns DESC, conversation_id
+                LIMIT :limit OFFSET :offset
+                """,
+                params,
+            ).fetchall()
+            summaries = [ConversationSummary(*row) for row in rows]
+            by_id = {summary.conversation_id: summary for summary in summaries}
+            for conversation_id, facet, value in conn.execute(
+                """
+                SELECT conversation_id, facet, value FROM conversation_facets
+                WHERE project_id = ? AND conversation_id IN (SELECT value FROM json_each(?))
+                ORDER BY conversation_id, facet, value
+                """,
+                (project_id, _json(list(by_id))),
+            ):
+                summary = by_id[conversation_id]
+                (summary.agents if facet == "agent" else summary.models).append(value)
+        finally:
+            conn.execute("COMMIT")
+        return ConversationPage(total=total, conversations=summaries)
+
+    def list_projects(self) -> list[ProjectSummary]:
+        rows = self.reader().execute(
+            """
+            SELECT project_id, count(*), sum(spans), max(last_ns) FROM conversation_stats
+            GROUP BY project_id ORDER BY max(last_ns) DESC, project_id
+            """
+        ).fetchall()
+        return [ProjectSummary(*row) for row in rows]
 
     def close(self) -> None:
         with self._readers_lock:
