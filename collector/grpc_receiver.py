@@ -15,7 +15,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
-from collector.pipeline import DecodeError, Pipeline, TooManySpans
+from collector.pipeline import DecodeError, Pipeline, StorageFailed, TooManySpans
 from collector.writer import QueueFull, WriterClosed
 
 SERVICE = "opentelemetry.proto.collector.trace.v1.TraceService"
@@ -41,7 +41,7 @@ class TraceReceiver:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         except TooManySpans as exc:
             context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
-        except (QueueFull, WriterClosed) as exc:
+        except (QueueFull, WriterClosed, StorageFailed) as exc:
             context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
         response = ExportTraceServiceResponse()
         if result.rejected:

@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from collector.normalize import normalize
-from collector.writer import BatchWriter
+from collector.writer import BatchWriter, QueueFull, WriterClosed
 from proto import DecodedRequest, DecodeError, decode_json, decode_protobuf
 
-__all__ = ["DecodeError", "ExportResult", "Pipeline", "TooManySpans"]
+__all__ = ["DecodeError", "ExportResult", "Pipeline", "StorageFailed", "TooManySpans"]
 
 PROJECT_RESOURCE_ATTRIBUTE = "project.id"
 # How many rejection messages are joined into partial_success.error_message.
@@ -21,6 +21,10 @@ MAX_ERROR_MESSAGES = 5
 
 class TooManySpans(Exception):
     """The request holds more spans than `max_spans_per_request`."""
+
+
+class StorageFailed(Exception):
+    """The store could not commit the request (disk full, I/O error...); retry later."""
 
 
 @dataclass(slots=True)
@@ -39,14 +43,20 @@ class Pipeline:
     def export(self, body: bytes, *, json: bool, project_id: str | None, timeout: float | None = None) -> ExportResult:
         """Store one export request; returns once every accepted span is committed.
 
-        Raises DecodeError (bad body), TooManySpans, QueueFull or WriterClosed.
+        Raises DecodeError (bad body), TooManySpans, QueueFull, WriterClosed or
+        StorageFailed.
         """
         decoded = decode_json(body) if json else decode_protobuf(body)
         total = len(decoded.spans) + len(decoded.rejected)
         if total > self.max_spans_per_request:
             raise TooManySpans(f"request has {total} spans; the limit is {self.max_spans_per_request}")
         rows = [normalize(span, self._project(span.resource, project_id)) for span in decoded.spans]
-        self.writer.submit(rows).result(timeout)
+        try:
+            self.writer.submit(rows).result(timeout)
+        except Exception as exc:
+            if isinstance(exc, (QueueFull, WriterClosed)):
+                raise
+            raise StorageFailed(f"could not store the spans: {exc}") from exc
         return ExportResult(len(rows), len(decoded.rejected), _error_message(decoded))
 
     def _project(self, resource: dict[str, object], header_project: str | None) -> str:

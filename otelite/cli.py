@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from contextlib import nullcontext
 
-from otelite.config import ConfigError, load_config
+from collector.pipeline import Pipeline
+from collector.writer import BatchWriter
+from otelite.config import Config, ConfigError, load_config
 from otelite.server import Otelite, is_loopback
+from otelite.transfer import export_lines, import_lines
+from store import open_store
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,6 +28,16 @@ def main(argv: list[str] | None = None) -> int:
     stats = commands.add_parser("stats", help="print what the database holds")
     _common(stats)
 
+    export = commands.add_parser("export", help="write stored spans as OTLP-JSON lines")
+    _common(export)
+    export.add_argument("--project", help="only this project (default: all)")
+    export.add_argument("-o", "--output", help="file to write (default: standard output)")
+
+    import_ = commands.add_parser("import", help="read OTLP-JSON lines (a file, or - for standard input)")
+    _common(import_)
+    import_.add_argument("file")
+    import_.add_argument("--project", help="project for every span (default: as on ingest)")
+
     args = parser.parse_args(argv)
     try:
         config = load_config(
@@ -35,6 +50,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.command == "serve":
         return _serve(config, args.insecure)
+    if args.command == "export":
+        return _export(config, args.project, args.output)
+    if args.command == "import":
+        return _import(config, args.file, args.project)
     return _stats(config)
 
 
@@ -43,7 +62,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", help="SQLite database path (default ./otelite.db)")
 
 
-def _serve(config, insecure: bool) -> int:  # type: ignore[no-untyped-def]
+def _serve(config: Config, insecure: bool) -> int:
     if not is_loopback(config.host) and not insecure:
         print(
             f"otelite: refusing to serve on non-loopback address {config.host} without auth; "
@@ -60,9 +79,7 @@ def _serve(config, insecure: bool) -> int:  # type: ignore[no-untyped-def]
     return 0
 
 
-def _stats(config) -> int:  # type: ignore[no-untyped-def]
-    from store import open_store
-
+def _stats(config: Config) -> int:
     store = open_store(config.db)
     try:
         print(f"database: {config.db}")
@@ -70,6 +87,33 @@ def _stats(config) -> int:  # type: ignore[no-untyped-def]
     finally:
         store.close()
     return 0
+
+
+def _export(config: Config, project: str | None, output: str | None) -> int:
+    store = open_store(config.db)
+    try:
+        with open(output, "wb") if output else nullcontext(sys.stdout.buffer) as out:
+            for line in export_lines(store.iter_spans(project)):
+                out.write(line)
+    finally:
+        store.close()
+    return 0
+
+
+def _import(config: Config, path: str, project: str | None) -> int:
+    store = open_store(config.db, synchronous=config.synchronous)
+    writer = BatchWriter(store)
+    try:
+        pipeline = Pipeline(writer, config.default_project, config.limits.max_spans_per_request)
+        with open(path, "rb") if path != "-" else nullcontext(sys.stdin.buffer) as lines:
+            result = import_lines(lines, pipeline, project)
+    finally:
+        writer.close()
+        store.close()
+    print(f"imported {result.accepted} spans, rejected {result.rejected}")
+    if result.error_message:
+        print(result.error_message, file=sys.stderr)
+    return 0 if not result.error_message else 1
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Protocol
 
 from store.model import ConversationPage, ProjectSummary, SpanRow
@@ -39,5 +39,9 @@ class Store(Protocol):
 
     def list_projects(self) -> list[ProjectSummary]:
         """Every project that has spans, most recent activity first."""
+
+    def iter_spans(self, project_id: str | None = None) -> Iterator[SpanRow]:
+        """Every stored span with its details (for `otelite export`)."""
+        ...
 
     def close(self) -> None: ...

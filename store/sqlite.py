@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import orjson
@@ -179,6 +179,30 @@ class SQLiteStore:
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
+
+    def iter_spans(self, project_id: str | None = None) -> Iterator[SpanRow]:
+        """Every stored span with its details, by project, trace and start time.
+
+        `conversation_id` is set only where the span named it itself, as on ingest.
+        """
+        sql = f"""
+            SELECT s.project_id, s.trace_id, s.span_id, s.parent_span_id, s.name, s.kind, s.start_ns, s.end_ns,
+                   s.status, d.status_message,
+                   CASE WHEN s.conversation_source = 1 THEN s.conversation_id END,
+                   d.attributes, d.events, d.links, d.resource, d.scope
+            FROM spans s JOIN span_details d USING (project_id, trace_id, span_id)
+            {"WHERE s.project_id = ?" if project_id is not None else ""}
+            ORDER BY s.project_id, s.trace_id, s.start_ns, s.span_id
+        """
+        for row in self.reader().execute(sql, () if project_id is None else (project_id,)):
+            yield SpanRow(
+                *row[:11],
+                attributes=orjson.loads(row[11]),
+                events=orjson.loads(row[12]),
+                links=orjson.loads(row[13]),
+                resource=orjson.loads(row[14]),
+                scope=orjson.loads(row[15]),
+            )
 
     def count_spans(self, project_id: str | None = None) -> int:
         if project_id is None:
