@@ -16,7 +16,6 @@ const state = {
   search: "",
   offset: 0,
   conversation: null, // the open conversation's id
-  turnsShown: TURNS_PER_PAGE,
   openTraceIds: new Set(),
   openDetails: new Set(), // keys of <details> the user opened, kept across refetches
 };
@@ -86,6 +85,19 @@ function operationKind(name) {
   if (["invoke_agent", "create_agent", "agent", "handoff"].includes(op) || op.startsWith("invoke_agent")) return "agent";
   if (["embeddings", "retrieval", "retriever"].includes(op)) return "retrieval";
   return "other";
+}
+
+// A thumb drawn inline (no icon font, no emoji font needed); down is up turned over.
+function thumb(up) {
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("class", `thumb-icon${up ? "" : " down"}`);
+  svg.setAttribute("aria-hidden", "true");
+  const path = document.createElementNS(ns, "path");
+  path.setAttribute("d", "M2 10h4v11H2z M8 10l4-8c1.5 0 2.5 1 2.5 2.5V9h5.5a2 2 0 0 1 2 2.3l-1.4 8A2 2 0 0 1 18.6 21H8z");
+  svg.append(path);
+  return svg;
 }
 
 // <details> that remember being opened, so a live refetch does not fold them again.
@@ -221,16 +233,13 @@ function feedbackSummary(items) {
       if (rating.name === THUMBS && rating.value < 0) down += 1;
     }
   }
-  return h("span", { class: "feedback-summary" }, up ? `👍 ${up}` : null, down ? ` 👎 ${down}` : null);
+  return h("span", { class: "feedback-summary" }, up ? [thumb(true), ` ${up} `] : null, down ? [thumb(false), ` ${down}`] : null);
 }
 
 // ---------- chat view ----------
 
 async function openConversation(id) {
-  if (state.conversation !== id) {
-    state.conversation = id;
-    state.turnsShown = TURNS_PER_PAGE;
-  }
+  state.conversation = id;
   writeHash();
   for (const row of document.querySelectorAll(".conversation")) {
     row.classList.toggle("selected", row.dataset.conversationId === id);
@@ -250,7 +259,7 @@ async function loadChat() {
         project_id: state.project,
         conversation_id: id,
         include_feedback: true,
-        limit: Math.min(state.turnsShown, TURNS_PER_PAGE),
+        limit: TURNS_PER_PAGE,
         offset: 0,
       }),
       loadMinimaps([id]).then((m) => m.get(id)),
@@ -261,25 +270,25 @@ async function loadChat() {
   }
   if (id !== state.conversation) return; // another one was picked meanwhile
   const errorSpans = new Set((spans ? spans.spans : []).filter((s) => s.status === "ERROR").map((s) => s.span_id));
-  const feedback = spans ? spans.spans_feedback : [];
   state.openTraceIds = new Set(chat.turns.map((t) => t.trace_id));
   const scroll = pane.scrollTop;
   pane.replaceChildren(
-    h(
+    ...[h(
       "header",
       { class: "chat-head" },
       h("h2", { title: id }, id),
       h("div", { class: "chat-meta" }, `${chat.total_turns} turn${chat.total_turns === 1 ? "" : "s"}`),
       spans ? miniMap(spans.spans) : null,
-      feedbackBar(null, feedback.filter((f) => f.trace_id === null)),
+      feedbackBar(null, chat.feedback || []),
     ),
     chat.has_more ? h("p", { class: "older-turns" }, `${chat.total_turns - chat.turns.length} older turns not shown.`) : null,
-    h("ol", { class: "turns" }, chat.turns.map((turn) => turnView(turn, errorSpans, feedback))),
+    h("ol", { class: "turns" }, chat.turns.map((turn) => turnView(turn, errorSpans))),
+    ].filter(Boolean),
   );
   pane.scrollTop = scroll;
 }
 
-function turnView(turn, errorSpans, feedback) {
+function turnView(turn, errorSpans) {
   return h(
     "li",
     { class: "turn", "data-trace-id": turn.trace_id },
@@ -289,13 +298,15 @@ function turnView(turn, errorSpans, feedback) {
       h("span", { class: "turn-name" }, turn.root_span_name || "turn"),
       turn.provider ? h("span", { class: "chip" }, turn.provider) : null,
       h("span", { class: "muted" }, formatMs(turn.total_duration_ms)),
-      feedbackBar(turn.trace_id, feedback.filter((f) => f.trace_id === turn.trace_id)),
+      feedbackBar(turn.trace_id, turn.feedback || []),
     ),
     h("ol", { class: "messages" }, turn.messages.map((m) => messageView(m, errorSpans.has(m.span_id)))),
   );
 }
 
-function messageView(m, failed) {
+function messageView(m, errorSpan) {
+  const payload = m[m.type] || m.assistant_message || m.tool_call || m.agent_start || {};
+  const failed = errorSpan || payload.status === "ERROR";
   const cls = failed ? " failed" : "";
   const who = m.agent_name ? h("span", { class: "who" }, m.agent_name) : null;
   if (m.user_message) {
@@ -322,7 +333,7 @@ function messageView(m, failed) {
       { class: `msg tool${cls}` },
       details(
         `tool:${m.span_id}:${t.tool_name}`,
-        h("span", {}, h("span", { class: "tool-name" }, `🔧 ${t.tool_name}`), " ", h("span", { class: "muted" }, formatMs(t.duration_ms)), failed ? h("span", { class: "error-text" }, " failed") : null),
+        h("span", {}, h("span", { class: "badge" }, "tool"), " ", h("span", { class: "tool-name" }, t.tool_name || "(unnamed tool)"), " ", h("span", { class: "muted" }, formatMs(t.duration_ms)), failed ? h("span", { class: "error-text" }, " failed") : null),
         h("div", { class: "label" }, "Arguments"),
         h("pre", {}, pretty(t.tool_arguments)),
         h("div", { class: "label" }, "Result"),
@@ -333,15 +344,15 @@ function messageView(m, failed) {
   }
   if (m.agent_start) {
     const s = m.agent_start;
-    const instructions = (s.system_instructions || []).map((p) => (typeof p === "string" ? p : p.content || JSON.stringify(p))).join("\n");
+    const instructions = Array.isArray(s.system_instructions)
+      ? s.system_instructions.map((p) => (typeof p === "string" ? p : p.content || JSON.stringify(p))).join("\n")
+      : s.system_instructions;
     return h(
       "li",
       { class: `msg event${cls}` },
       h("span", {}, "▶ ", who || "agent", " started", s.model ? ` (${s.model})` : ""),
       instructions ? details(`instructions:${m.span_id}`, "System instructions", h("pre", {}, instructions)) : null,
-      s.tool_definitions && s.tool_definitions.length
-        ? details(`tools:${m.span_id}`, `${s.tool_definitions.length} tools`, h("pre", {}, pretty(s.tool_definitions)))
-        : null,
+      s.tool_definitions ? details(`tools:${m.span_id}`, "Tool definitions", h("pre", {}, pretty(s.tool_definitions))) : null,
     );
   }
   if (m.agent_handoff) {
@@ -369,11 +380,17 @@ function refs(contentRefs) {
 function feedbackBar(traceId, items) {
   const chips = [];
   for (const item of items) {
+    const remove = item.id
+      ? h("button", { type: "button", class: "remove", title: "Delete this feedback", "aria-label": "Delete feedback", onclick: () => deleteFeedback(item.id) }, "×")
+      : null;
+    const labels = [];
     for (const rating of item.ratings || []) {
-      if (rating.name === THUMBS) chips.push(h("span", { class: "chip feedback" }, rating.value > 0 ? "👍" : "👎"));
-      else chips.push(h("span", { class: "chip feedback" }, `${rating.name}: ${rating.value}`));
+      labels.push(rating.name === THUMBS ? thumb(rating.value > 0) : `${rating.name}: ${rating.value} `);
     }
-    for (const tag of item.tags || []) chips.push(h("span", { class: "chip feedback tag" }, `#${tag}`));
+    for (const tag of item.tags || []) labels.push(`#${tag} `);
+    const kind = item.feedback_type === USER_FEEDBACK ? "" : " monitor";
+    const what = (item.ratings || []).map((r) => (r.name === THUMBS ? (r.value > 0 ? "thumbs up" : "thumbs down") : r.name)).concat(item.tags || []);
+    chips.push(h("span", { class: `chip feedback${kind}`, title: `${what.join(", ")} · ${item.created_at || item.feedback_type}` }, labels, remove));
   }
   const tagInput = h("input", { class: "tag-input", placeholder: "+ tag", "aria-label": "Add a tag", size: 8 });
   tagInput.addEventListener("keydown", (e) => {
@@ -387,8 +404,8 @@ function feedbackBar(traceId, items) {
     "div",
     { class: "feedback-bar", "data-scope": traceId ? "turn" : "conversation" },
     chips,
-    h("button", { type: "button", class: "thumb", title: `Thumbs up for ${scope}`, "aria-label": `Thumbs up for ${scope}`, onclick: () => sendFeedback(traceId, { tags: [], ratings: [{ name: THUMBS, value: 1 }] }) }, "👍"),
-    h("button", { type: "button", class: "thumb", title: `Thumbs down for ${scope}`, "aria-label": `Thumbs down for ${scope}`, onclick: () => sendFeedback(traceId, { tags: [], ratings: [{ name: THUMBS, value: -1 }] }) }, "👎"),
+    h("button", { type: "button", class: "thumb", title: `Thumbs up for ${scope}`, "aria-label": `Thumbs up for ${scope}`, onclick: () => sendFeedback(traceId, { tags: [], ratings: [{ name: THUMBS, value: 1 }] }) }, thumb(true)),
+    h("button", { type: "button", class: "thumb", title: `Thumbs down for ${scope}`, "aria-label": `Thumbs down for ${scope}`, onclick: () => sendFeedback(traceId, { tags: [], ratings: [{ name: THUMBS, value: -1 }] }) }, thumb(false)),
     tagInput,
   );
 }
@@ -405,6 +422,16 @@ async function sendFeedback(traceId, { tags, ratings }) {
     });
   } catch (error) {
     alert(`Could not save feedback: ${error.message}`);
+    return;
+  }
+  await Promise.all([loadChat(), loadConversations()]);
+}
+
+async function deleteFeedback(id) {
+  try {
+    await api("DELETE", `/agents/feedback/${encodeURIComponent(id)}?project_id=${encodeURIComponent(state.project)}`);
+  } catch (error) {
+    alert(`Could not delete feedback: ${error.message}`);
     return;
   }
   await Promise.all([loadChat(), loadConversations()]);
