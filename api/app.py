@@ -6,12 +6,15 @@ from collections.abc import Sequence
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from api.conversations import conversation_routes
 from api.events import Broadcaster, event_routes
+from api.http import JSONResponse, RequestInvalid, request_invalid
+from api.openapi import openapi_document
 from api.page import page_routes
+from api.routes import api_routes
+from otelite import __version__
 from store.base import Store
 
 
@@ -24,10 +27,19 @@ def create_app(
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
-    routes: list[BaseRoute] = [Route("/health", health, methods=["GET"]), *extra_routes]
-    routes += conversation_routes(store)
-    routes += event_routes(broadcaster or Broadcaster())
-    routes += page_routes()
-    app = Starlette(routes=routes)
+    document = openapi_document(__version__)
+
+    async def openapi(request: Request) -> Response:
+        return JSONResponse(document)
+
+    routes: list[BaseRoute] = [
+        Route("/health", health, methods=["GET"]),
+        Route("/openapi.json", openapi, methods=["GET"]),
+        *api_routes(),
+        *event_routes(broadcaster or Broadcaster()),
+        *page_routes(),
+        *extra_routes,
+    ]
+    app = Starlette(routes=routes, exception_handlers={RequestInvalid: request_invalid})
     app.state.store = store
     return app

@@ -95,7 +95,7 @@ def test_time_filter_is_on_the_conversation_start(two_conversations):  # noqa: A
     assert ids(started_after="2026-01-01T00:00:05Z") == ["conv-tokyo"]  # inclusive
     assert ids(started_before="2026-01-01T00:00:05Z") == ["conv-paris"]  # exclusive
     assert ids(started_after="2026-01-01T00:00:01Z") == ["conv-tokyo"]
-    assert ids(started_after="2026-01-01T01:00:05+01:00", started_before="2026-01-01T00:00:06") == ["conv-tokyo"]
+    assert ids(started_after="2026-01-01T01:00:05+01:00", started_before="2026-01-01T00:00:06Z") == ["conv-tokyo"]
 
 
 def test_search_finds_user_and_assistant_text(two_conversations):  # noqa: ANN001
@@ -179,6 +179,14 @@ def test_projects_route_lists_every_project(two_conversations, make_provider):  
         (
             {"project_id": "p", "limit": "many"},
             [{"loc": ["body", "limit"], "msg": "Input should be a valid integer, unable to parse string as an integer", "type": "int_parsing"}],
+        ),
+        (
+            {"project_id": "p", "started_before": "2026-01-01T00:00:00"},
+            [{"loc": ["body", "started_before"], "msg": "Input should have timezone info", "type": "timezone_aware"}],
+        ),
+        (
+            {"project_id": "p", "search": 7},
+            [{"loc": ["body", "search"], "msg": "Input should be a valid string", "type": "string_type"}],
         ),
         (
             {"project_id": "p", "started_after": "yesterday"},
