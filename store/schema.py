@@ -93,45 +93,18 @@ def _v1_initial(db: sqlite_utils.Database) -> None:
     db["feedback"].create_index(["project_id", "conversation_id", "created_ns"], index_name="feedback_by_conversation", if_not_exists=True)
 
 
-# The one statement that writes a span's searchable text (an upsert, so the FTS
-# index's update trigger sees the change).
-UPSERT_SPAN_TEXT = """
-INSERT INTO span_text (project_id, trace_id, span_id, text) VALUES (?, ?, ?, ?)
-ON CONFLICT (project_id, trace_id, span_id) DO UPDATE SET text = excluded.text
+# A span's searchable text: its key row in `span_text` (whose INTEGER PRIMARY KEY is the
+# FTS rowid, stable across VACUUM), then the text in the FTS5 index under that rowid.
+INSERT_SPAN_TEXT_KEY = "INSERT OR IGNORE INTO span_text (project_id, trace_id, span_id) VALUES (?, ?, ?)"
+INSERT_SPAN_TEXT = """
+INSERT OR REPLACE INTO span_text_fts (rowid, text)
+VALUES ((SELECT id FROM span_text WHERE project_id = ? AND trace_id = ? AND span_id = ?), ?)
 """
 
-# What one span adds to its conversation's stats ({r} is NEW or OLD in a trigger).
-# Models: the model that answered, else the one asked for.
-_ADD_SPAN = """
-INSERT INTO conversation_stats
-  (project_id, conversation_id, turns, spans, errors, input_tokens, output_tokens, first_ns, last_ns)
-VALUES ({r}.project_id, {r}.conversation_id, 0, 1, {r}.status = 'ERROR',
-        COALESCE({r}.input_tokens, 0), COALESCE({r}.output_tokens, 0), {r}.start_ns, {r}.end_ns)
-ON CONFLICT (project_id, conversation_id) DO UPDATE SET
-  spans = spans + 1,
-  errors = errors + excluded.errors,
-  input_tokens = input_tokens + excluded.input_tokens,
-  output_tokens = output_tokens + excluded.output_tokens,
-  first_ns = min(first_ns, excluded.first_ns),
-  last_ns = max(last_ns, excluded.last_ns);
-INSERT INTO conversation_traces (project_id, conversation_id, trace_id, spans)
-VALUES ({r}.project_id, {r}.conversation_id, {r}.trace_id, 1)
-ON CONFLICT (project_id, conversation_id, trace_id) DO UPDATE SET spans = spans + 1;
-UPDATE conversation_stats SET turns = turns + 1
-WHERE project_id = {r}.project_id AND conversation_id = {r}.conversation_id
-  AND (SELECT spans FROM conversation_traces
-       WHERE project_id = {r}.project_id AND conversation_id = {r}.conversation_id AND trace_id = {r}.trace_id) = 1;
-INSERT INTO conversation_facets (project_id, conversation_id, facet, value, spans)
-SELECT {r}.project_id, {r}.conversation_id, 'agent', {r}.agent_name, 1 WHERE {r}.agent_name IS NOT NULL
-ON CONFLICT (project_id, conversation_id, facet, value) DO UPDATE SET spans = spans + 1;
-INSERT INTO conversation_facets (project_id, conversation_id, facet, value, spans)
-SELECT {r}.project_id, {r}.conversation_id, 'model', COALESCE({r}.response_model, {r}.request_model), 1
-WHERE COALESCE({r}.response_model, {r}.request_model) IS NOT NULL
-ON CONFLICT (project_id, conversation_id, facet, value) DO UPDATE SET spans = spans + 1;
-"""
-
-# What removing one span takes away. Sums and counts are subtracted; the first/last
-# times are looked up again only when the span sat on that edge.
+# What deleting one span takes away (a row trigger, so every delete is seen: the one
+# INSERT OR REPLACE does on a re-exported span, a prune). Sums and counts are
+# subtracted; the first/last times are looked up again only when the span sat on that
+# edge. Inserts and moves are added set-based by store/conversation_stats.py.
 _REMOVE_SPAN = """
 UPDATE conversation_stats SET
   spans = spans - 1,
@@ -183,13 +156,14 @@ GROUP BY project_id, conversation_id, COALESCE(response_model, request_model);
 
 
 def _v2_conversation_list(db: sqlite_utils.Database) -> None:
-    """Per-conversation stats kept by triggers on `spans`, and full-text search.
+    """Per-conversation stats kept at ingest, and full-text search.
 
-    The triggers run inside whatever transaction changes `spans`, so the stats stay
-    right however a span changes: a first write, a re-export (INSERT OR REPLACE deletes
-    the old row first; the store turns on `recursive_triggers` so that delete is seen),
-    a trace adopted from its fallback trace-id conversation into the named one, or a
-    prune. The list route reads these tables and never scans spans.
+    `SQLiteStore.write_spans` adds what it inserts and moves (set-based, in its own
+    transaction: store/conversation_stats.py); the delete trigger below takes out
+    whatever is deleted: a re-export (INSERT OR REPLACE deletes the old row first; the
+    store turns on `recursive_triggers` so that delete is seen) or a prune. Spans are
+    inserted and moved between conversations only by write_spans. The list route reads
+    these tables and never scans spans.
     """
     db["conversation_stats"].create(
         {
@@ -222,29 +196,31 @@ def _v2_conversation_list(db: sqlite_utils.Database) -> None:
         pk=("project_id", "conversation_id", "facet", "value"),
         if_not_exists=True,
     )
-    # The searchable text of each span (see store.search_text), indexed by FTS5 through
-    # sqlite-utils' external-content table and triggers. The search joins back to
-    # `spans` for the conversation, so adoption needs no FTS update.
+    # The searchable text of each span (see store.search_text) in an FTS5 table that
+    # holds its own copy of the text, keyed through `span_text`. Written directly by
+    # write_spans, not by triggers: an FTS5 insert inside a trigger flushes the index
+    # at every row and cost 4x more (measured). The search joins back to `spans` for
+    # the conversation, so a trace moving into its named conversation needs no update.
     db["span_text"].create(
-        {"project_id": str, "trace_id": str, "span_id": str, "text": str},
-        pk=("project_id", "trace_id", "span_id"),
+        {"id": int, "project_id": str, "trace_id": str, "span_id": str},
+        pk="id",
+        not_null={"project_id", "trace_id", "span_id"},
         if_not_exists=True,
     )
-    db["span_text"].enable_fts(["text"], create_triggers=True, replace=True)
+    db["span_text"].create_index(
+        ["project_id", "trace_id", "span_id"], index_name="span_text_by_span", unique=True, if_not_exists=True
+    )
+    db.execute("CREATE VIRTUAL TABLE IF NOT EXISTS span_text_fts USING fts5(text)")
     _backfill_span_text(db)
     db.executescript(_BACKFILL_STATS)
     db.executescript(
-        "CREATE TRIGGER IF NOT EXISTS spans_stats_ai AFTER INSERT ON spans BEGIN\n"
-        + _ADD_SPAN.format(r="NEW")
-        + "END;\n"
         "CREATE TRIGGER IF NOT EXISTS spans_stats_ad AFTER DELETE ON spans BEGIN\n"
         + _REMOVE_SPAN.format(r="OLD")
-        + "DELETE FROM span_text WHERE project_id = OLD.project_id AND trace_id = OLD.trace_id AND span_id = OLD.span_id;\n"
-        "END;\n"
-        "CREATE TRIGGER IF NOT EXISTS spans_stats_au AFTER UPDATE ON spans BEGIN\n"
-        + _REMOVE_SPAN.format(r="OLD")
-        + _ADD_SPAN.format(r="NEW")
-        + "END;\n"
+        + """DELETE FROM span_text_fts WHERE rowid = (
+  SELECT id FROM span_text WHERE project_id = OLD.project_id AND trace_id = OLD.trace_id AND span_id = OLD.span_id);
+DELETE FROM span_text WHERE project_id = OLD.project_id AND trace_id = OLD.trace_id AND span_id = OLD.span_id;
+END;
+"""
     )
 
 
@@ -253,8 +229,10 @@ def _backfill_span_text(db: sqlite_utils.Database) -> None:
 
     rows = db.execute("SELECT project_id, trace_id, span_id, content FROM span_details").fetchall()
     texts = [(p, t, s, searchable_text(orjson.loads(c or "{}"))) for p, t, s, c in rows]
+    texts = [row for row in texts if row[3]]
     db.conn.execute("BEGIN")
-    db.conn.executemany(UPSERT_SPAN_TEXT, [row for row in texts if row[3]])
+    db.conn.executemany(INSERT_SPAN_TEXT_KEY, [row[:3] for row in texts])
+    db.conn.executemany(INSERT_SPAN_TEXT, texts)
     db.conn.execute("COMMIT")
 
 

@@ -25,7 +25,8 @@ from store.model import (
     SpanRow,
     Turn,
 )
-from store.schema import UPSERT_SPAN_TEXT, migrate
+from store import conversation_stats as stats
+from store.schema import INSERT_SPAN_TEXT, INSERT_SPAN_TEXT_KEY, migrate
 from store.search_text import searchable_text
 
 SPAN_COLUMNS = (
@@ -62,12 +63,18 @@ SET conversation_id = (SELECT conversation_id FROM trace_conversations tc
 WHERE project_id = ? AND trace_id = ? AND conversation_source = 0
 """
 
+LIST_PROVISIONAL_SPANS = """
+INSERT OR IGNORE INTO temp.stat_spans (project_id, trace_id, span_id)
+SELECT project_id, trace_id, span_id FROM spans WHERE project_id = ? AND trace_id = ? AND conversation_source = 0
+"""
+LIST_SPAN = "INSERT OR IGNORE INTO temp.stat_spans (project_id, trace_id, span_id) VALUES (?, ?, ?)"
+
 # Conversations with a span whose text matches :{param}. The conversation is read from
 # `spans`, so a trace adopted into its named conversation is found there.
 CONVERSATIONS_MATCHING = """
 SELECT s.conversation_id
 FROM span_text_fts
-JOIN span_text t ON t.rowid = span_text_fts.rowid
+JOIN span_text t ON t.id = span_text_fts.rowid
 JOIN spans s ON s.project_id = t.project_id AND s.trace_id = t.trace_id AND s.span_id = t.span_id
 WHERE span_text_fts MATCH :{param} AND t.project_id = :project_id
 """
@@ -184,6 +191,7 @@ class SQLiteStore:
         self._write_conn = self._connect()
         self._write_conn.execute("PRAGMA journal_mode = WAL")
         migrate(sqlite_utils.Database(self._write_conn))
+        self._write_conn.executescript(stats.CREATE_TEMP)
         self._write_lock = threading.Lock()
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
@@ -214,17 +222,31 @@ class SQLiteStore:
     def write_spans(self, rows: Sequence[SpanRow]) -> None:
         if not rows:
             return
+        # The same span twice in one batch (two requests, one a retry): the last wins.
+        rows = list({(r.project_id, r.trace_id, r.span_id): r for r in rows}.values())
         named = {(r.project_id, r.trace_id, r.conversation_id) for r in rows if r.conversation_id is not None}
+        named_traces = {(p, t) for p, t, _ in named}
         with self._write_lock:
             conn = self._write_conn
             conn.execute("BEGIN IMMEDIATE")
             try:
                 conn.executemany(NAME_TRACE_CONVERSATION, named)
+                # Spans stored before their trace named its conversation move into it,
+                # and their stats with them.
+                stats.list_spans(conn, LIST_PROVISIONAL_SPANS, named_traces)
+                stats.remove_listed(conn)
+                conn.executemany(ADOPT_EARLIER_SPANS, named_traces)
+                conn.execute(stats.REFRESH_LEFT)
+                stats.add_listed(conn)
+                # This batch. A replaced span's old stats and text leave with its old row
+                # (trigger spans_stats_ad); its new ones are added below.
                 conn.executemany(INSERT_SPAN, map(_span_params, rows))
                 conn.executemany(INSERT_DETAILS, map(_details_params, rows))
-                conn.executemany(ADOPT_EARLIER_SPANS, {(p, t) for p, t, _ in named})
-                # A replaced span's old text went with its old row (trigger spans_stats_ad).
-                conn.executemany(UPSERT_SPAN_TEXT, _span_texts(rows))
+                stats.list_spans(conn, LIST_SPAN, ((r.project_id, r.trace_id, r.span_id) for r in rows))
+                stats.add_listed(conn)
+                texts = _span_texts(rows)
+                conn.executemany(INSERT_SPAN_TEXT_KEY, (text[:3] for text in texts))
+                conn.executemany(INSERT_SPAN_TEXT, texts)
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
