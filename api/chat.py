@@ -101,6 +101,20 @@ def chat_turn(
     }
 
 
+def trace_chat(
+    trace_id: str,
+    spans: list[DetailedSpan],
+    previous_turn: list[DetailedSpan],
+    feedback: Sequence[Feedback] | None,
+) -> dict[str, Any]:
+    """One trace as the conversation view shows it: `previous_turn` (the spans of the
+    conversation's turn before it) is read as history only, so re-sent input is not new."""
+    history = UserHistory()
+    turn_messages(previous_turn, history, with_feedback=False)
+    root = root_span(spans)
+    return {"conversation_id": root.conversation_id if root else None, **chat_turn(trace_id, spans, history, feedback)}
+
+
 def root_span(spans: Sequence[DetailedSpan]) -> DetailedSpan | None:
     """The span without a parent (spans come sorted by start), else the earliest."""
     return next((s for s in spans if not s.parent_span_id), spans[0] if spans else None)

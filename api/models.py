@@ -164,6 +164,18 @@ class AgentChatTurn(BaseModel):
     messages: list[AgentChatMessage]
 
 
+class AgentTraceChatReq(BaseModel):
+    project_id: str
+    trace_id: str
+    include_feedback: bool = False
+
+
+class AgentTraceChatRes(AgentChatTurn):
+    """One trace's chat view: the turn as the conversation view shows it."""
+
+    conversation_id: str | None = Field(description="The conversation the trace belongs to; null for an unknown trace.")
+
+
 class AgentConversationChatRes(BaseModel):
     conversation_id: str
     total_turns: int

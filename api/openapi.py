@@ -43,6 +43,8 @@ def openapi_document(version: str) -> dict[str, Any]:
         models.AgentConversationsReq,
         models.AgentConversationsRes,
         models.AgentProjectsRes,
+        models.AgentTraceChatReq,
+        models.AgentTraceChatRes,
         models.AgentFeedbackCreateReq,
         models.AgentFeedbackCreateRes,
         models.AgentFeedbackDeleteRes,
@@ -104,6 +106,20 @@ def openapi_document(version: str) -> dict[str, Any]:
                 "responses": {"200": {"description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}}},
             }
         },
+        "/static/{path}": {
+            "get": {
+                "summary": "The page's script and style sheet",
+                "operationId": "page_static",
+                "parameters": [{"name": "path", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "responses": {"200": {"description": "The file"}, "404": {"description": "No such file"}},
+            }
+        },
+        "/agents/traces/chat": _post(
+            "The chat view of one trace (one turn, as the conversation view shows it)",
+            "agent_traces_chat",
+            models.AgentTraceChatReq,
+            models.AgentTraceChatRes,
+        ),
         "/agents/feedback": _post(
             "Create feedback on a conversation or one of its turns",
             "agent_feedback_create",

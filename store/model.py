@@ -105,6 +105,7 @@ class DetailedSpan:
     """A span with its normalised GenAI content, as the chat view reads it."""
 
     trace_id: str
+    conversation_id: str
     span_id: str
     parent_span_id: str | None
     name: str

@@ -111,7 +111,8 @@ GROUP BY trace_id
 ORDER BY first_start_ns, trace_id
 """
 TRACE_SPANS = """
-SELECT s.trace_id, s.span_id, s.parent_span_id, s.name, s.start_ns, s.end_ns, s.status, d.status_message,
+SELECT s.trace_id, s.conversation_id, s.span_id, s.parent_span_id, s.name, s.start_ns, s.end_ns, s.status,
+       d.status_message,
        s.operation_name, s.agent_name, s.provider, s.request_model, s.response_model,
        s.input_tokens, s.output_tokens, s.reasoning_tokens, s.tool_name, s.tool_call_id, d.content
 FROM spans s

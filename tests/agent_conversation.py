@@ -27,6 +27,10 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 T0_NS = 1_767_225_600 * 1_000_000_000
 
 
+# The project every test conversation is exported to.
+PROJECT = "proj-a"
+
+
 def at(ms: int) -> str:
     """The RFC 3339 form the API gives for T0 + ms."""
     seconds, millis = divmod(ms, 1000)

@@ -5,20 +5,11 @@ from __future__ import annotations
 import re
 
 import httpx
-import pytest
 
-from tests.agent_conversation import Recorder, emit_conversation
+from tests.agent_conversation import PROJECT
 
-PROJECT = "proj-a"
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
-
-
-@pytest.fixture
-def conversation(server, make_provider) -> tuple[httpx.Client, Recorder]:
-    recorder = emit_conversation(make_provider(server, headers={"project_id": PROJECT}))
-    with httpx.Client(base_url=server.http_url) as client:
-        yield client, recorder
 
 
 def create(client: httpx.Client, **body: object) -> dict:

@@ -12,16 +12,8 @@ import httpx
 import pytest
 
 from api.models import AgentConversationChatRes
-from tests.agent_conversation import Recorder, at, emit_conversation
+from tests.agent_conversation import PROJECT, Recorder, at
 
-PROJECT = "proj-a"
-
-
-@pytest.fixture
-def conversation(server, make_provider) -> tuple[httpx.Client, Recorder]:
-    recorder = emit_conversation(make_provider(server, headers={"project_id": PROJECT}))
-    with httpx.Client(base_url=server.http_url) as client:
-        yield client, recorder
 
 
 def chat(client: httpx.Client, **body: Any) -> dict[str, Any]:

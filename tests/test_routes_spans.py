@@ -6,20 +6,11 @@ import sqlite3
 from typing import Any
 
 import httpx
-import pytest
 
 from api.models import AgentConversationSpansRes
 from store.sqlite import MINIMAP
-from tests.agent_conversation import Recorder, emit_conversation
+from tests.agent_conversation import PROJECT, Recorder
 
-PROJECT = "proj-a"
-
-
-@pytest.fixture
-def conversation(server, make_provider) -> tuple[httpx.Client, Recorder]:
-    recorder = emit_conversation(make_provider(server, headers={"project_id": PROJECT}))
-    with httpx.Client(base_url=server.http_url) as client:
-        yield client, recorder
 
 
 def minimap(client: httpx.Client, **body: Any) -> dict[str, Any]:

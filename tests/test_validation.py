@@ -115,17 +115,21 @@ def test_openapi_describes_every_route(server):
     assert doc["openapi"] == "3.1.0"
     assert set(doc["paths"]) == {
         "/",
+        "/static/{path}",
         "/agents/conversations",
         "/agents/projects",
         "/agents/events",
         "/agents/conversations/spans",
         "/agents/conversations/chat",
+        "/agents/traces/chat",
         "/agents/feedback",
         "/agents/feedback/{feedback_id}",
         "/v1/traces",
         "/health",
         "/openapi.json",
     }
+    # ... which is every route the app serves.
+    assert set(doc["paths"]) == {route.path for route in server.app.routes}
     schemas = doc["components"]["schemas"]
     assert {
         "AgentConversationSpansReq",
@@ -136,6 +140,8 @@ def test_openapi_describes_every_route(server):
         "AgentConversationSpanRating",
         "AgentConversationChatReq",
         "AgentConversationChatRes",
+        "AgentTraceChatReq",
+        "AgentTraceChatRes",
         "AgentChatTurn",
         "AgentChatMessage",
         "AgentChatUserMessage",

@@ -1,4 +1,5 @@
-"""POST /agents/conversations/spans (the mini-map) and POST /agents/conversations/chat."""
+"""POST /agents/conversations/spans (the mini-map), POST /agents/conversations/chat and
+POST /agents/traces/chat (one turn of the chat view, by trace id)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from starlette.routing import Route
 
 from api import chat
 from api.http import JSONResponse, read_body, to_ns
-from api.models import AgentConversationChatReq, AgentConversationSpansReq
+from api.models import AgentConversationChatReq, AgentConversationSpansReq, AgentTraceChatReq
 from store.base import Store
+from store.model import DetailedSpan
 
 
 async def conversation_spans(request: Request) -> Response:
@@ -56,8 +58,32 @@ def chat_view(store: Store, req: AgentConversationChatReq) -> dict[str, Any]:
     return chat.conversation_chat(req.conversation_id, turns, page, req.limit, req.offset, spans, feedback)
 
 
+async def trace_chat(request: Request) -> Response:
+    req = await read_body(request, AgentTraceChatReq)
+    store: Store = request.app.state.store
+    return JSONResponse(await run_in_threadpool(trace_chat_view, store, req))
+
+
+def trace_chat_view(store: Store, req: AgentTraceChatReq) -> dict[str, Any]:
+    spans = store.trace_spans(req.project_id, [req.trace_id])
+    root = chat.root_span(spans)
+    previous: list[DetailedSpan] = []
+    feedback = None
+    if root is not None:
+        turns = [t.trace_id for t in store.conversation_turns(req.project_id, root.conversation_id)]
+        position = turns.index(req.trace_id) if req.trace_id in turns else 0
+        if position > 0:
+            previous = store.trace_spans(req.project_id, [turns[position - 1]])
+        if req.include_feedback:
+            feedback = store.list_feedback(req.project_id, [root.conversation_id])
+    elif req.include_feedback:
+        feedback = []
+    return chat.trace_chat(req.trace_id, spans, previous, feedback)
+
+
 def routes() -> list[Route]:
     return [
         Route("/agents/conversations/spans", conversation_spans, methods=["POST"]),
         Route("/agents/conversations/chat", conversation_chat, methods=["POST"]),
+        Route("/agents/traces/chat", trace_chat, methods=["POST"]),
     ]

@@ -140,7 +140,12 @@ async function loadProjects() {
 
 // ---------- conversation list with mini-maps ----------
 
+// Loads can overlap (typing, live refetches, paging): only the latest one may draw.
+let listGeneration = 0;
+let chatGeneration = 0;
+
 async function loadConversations() {
+  const generation = ++listGeneration;
   const list = document.getElementById("conversations");
   if (!state.project) {
     list.replaceChildren(h("li", { class: "empty" }, "No spans yet. Point an OTLP exporter at otelite."));
@@ -154,6 +159,7 @@ async function loadConversations() {
   });
   const ids = page.conversations.map((c) => c.conversation_id);
   const minimaps = await loadMinimaps(ids);
+  if (generation !== listGeneration) return;
   document.getElementById("list-count").textContent =
     page.total === 0 ? "No conversations" : `${state.offset + 1}–${state.offset + page.conversations.length} of ${page.total}`;
   document.getElementById("newer").disabled = state.offset === 0;
@@ -248,6 +254,7 @@ async function openConversation(id) {
 }
 
 async function loadChat() {
+  const generation = ++chatGeneration;
   const pane = document.getElementById("chat");
   const id = state.conversation;
   if (!id) return;
@@ -265,10 +272,12 @@ async function loadChat() {
       loadMinimaps([id]).then((m) => m.get(id)),
     ]);
   } catch (error) {
-    pane.replaceChildren(h("p", { class: "empty error-text" }, `Could not load the conversation (${error.message}).`));
+    if (generation === chatGeneration) {
+      pane.replaceChildren(h("p", { class: "empty error-text" }, `Could not load the conversation (${error.message}).`));
+    }
     return;
   }
-  if (id !== state.conversation) return; // another one was picked meanwhile
+  if (generation !== chatGeneration) return; // a later load (or another conversation) wins
   const errorSpans = new Set((spans ? spans.spans : []).filter((s) => s.status === "ERROR").map((s) => s.span_id));
   state.openTraceIds = new Set(chat.turns.map((t) => t.trace_id));
   const scroll = pane.scrollTop;
