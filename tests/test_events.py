@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -38,6 +39,13 @@ def test_each_commit_is_announced_to_the_stream(server, make_provider):  # noqa:
         child = ("spans", {"project_id": "live", "conversation_ids": [], "trace_ids": [trace_id]})
         root = ("spans", {"project_id": "live", "conversation_ids": ["conv-live"], "trace_ids": [trace_id]})
         assert [next(events) for _ in range(4)] == [child, child, child, root]
+        assert server.broadcaster.subscriber_count == 1
+
+    # A client that goes away is forgotten.
+    deadline = time.monotonic() + 10
+    while server.broadcaster.subscriber_count and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert server.broadcaster.subscriber_count == 0
 
 
 def test_a_stream_for_one_project_hears_only_that_project(server, make_provider):  # noqa: ANN001

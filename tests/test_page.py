@@ -1,5 +1,5 @@
 """The web page at `/`, in a real browser (Debian's chromium driven by Playwright)
-against a real otelite fed by the real OTel exporter.
+against a real `otelite serve` process fed by the real OTel exporter.
 
 Skipped, with the reason, only when no chromium can be found: `.ci/run` installs it.
 """
@@ -9,11 +9,18 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
 import pytest
 
 from tests.agent_turns import agent_turn, text
+from tests.test_cli import free_port
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
 expect = sync_api.expect
@@ -47,6 +54,29 @@ def browser():  # noqa: ANN201
 
 
 @pytest.fixture
+def served(tmp_path: Path) -> Iterator[SimpleNamespace]:
+    """`otelite serve` in a child process, as a user starts it; stopped with SIGINT."""
+    grpc_port, http_port = free_port(), free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "otelite.cli", "serve", "--db", str(tmp_path / "otelite.db"),
+         "--grpc-port", str(grpc_port), "--http-port", str(http_port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        assert process.stdout.readline().startswith("otelite: OTLP/gRPC on"), process.stderr.read()
+        yield SimpleNamespace(grpc_port=grpc_port, http_url=f"http://127.0.0.1:{http_port}")
+        # An open page keeps its event stream open: stopping must still be prompt and clean.
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=30)
+        assert process.returncode == 0, err
+        assert "stopped, every accepted span is written" in out
+    finally:
+        process.kill()
+
+
+@pytest.fixture
 def page(browser):  # noqa: ANN001, ANN201
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()
@@ -57,7 +87,10 @@ def page(browser):  # noqa: ANN001, ANN201
     assert errors == [], "the page raised JavaScript errors"
 
 
-def test_browse_a_conversation_give_feedback_and_see_a_new_turn_live(server, make_provider, page):  # noqa: ANN001
+# `page` comes first so it is closed last: otelite is stopped while the page, and its
+# event stream, are still open.
+def test_browse_a_conversation_give_feedback_and_see_a_new_turn_live(page, served, make_provider):  # noqa: ANN001
+    server = served
     tracer = make_provider(server, transport="http", headers={"project_id": "travel"}).get_tracer("agent")
     agent_turn(tracer, "conv-other", 0, "Book a train to Lyon", "Booked.", agent="travel-agent")
     agent_turn(tracer, "conv-paris", 1_000, "What is the weather in Paris?", "It is 18 degrees and sunny.")
@@ -121,7 +154,8 @@ def test_browse_a_conversation_give_feedback_and_see_a_new_turn_live(server, mak
     assert page.evaluate("window.notReloaded") is True
 
 
-def test_search_and_project_picker(server, make_provider, page):  # noqa: ANN001
+def test_search_and_project_picker(page, served, make_provider):  # noqa: ANN001
+    server = served
     to_travel = make_provider(server, headers={"project_id": "travel"}).get_tracer("agent")
     to_support = make_provider(server, headers={"project_id": "support"}).get_tracer("agent")
     agent_turn(to_travel, "conv-paris", 0, "Weather in Paris?", "Sunny.")
