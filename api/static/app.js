@@ -16,6 +16,7 @@ const state = {
   search: "",
   offset: 0,
   conversation: null, // the open conversation's id
+  turnOffset: 0, // how many of its newest turns are skipped (paging back in a long one)
   openTraceIds: new Set(),
   openDetails: new Set(), // keys of <details> the user opened, kept across refetches
 };
@@ -245,6 +246,7 @@ function feedbackSummary(items) {
 // ---------- chat view ----------
 
 async function openConversation(id) {
+  if (state.conversation !== id) state.turnOffset = 0;
   state.conversation = id;
   writeHash();
   for (const row of document.querySelectorAll(".conversation")) {
@@ -267,7 +269,7 @@ async function loadChat() {
         conversation_id: id,
         include_feedback: true,
         limit: TURNS_PER_PAGE,
-        offset: 0,
+        offset: state.turnOffset,
       }),
       loadMinimaps([id]).then((m) => m.get(id)),
     ]);
@@ -290,11 +292,20 @@ async function loadChat() {
       spans ? miniMap(spans.spans) : null,
       feedbackBar(null, chat.feedback || []),
     ),
-    chat.has_more ? h("p", { class: "older-turns" }, `${chat.total_turns - chat.turns.length} older turns not shown.`) : null,
+    chat.has_more ? turnPager(`${chat.total_turns - chat.offset - chat.turns.length} older turns`, TURNS_PER_PAGE) : null,
     h("ol", { class: "turns" }, chat.turns.map((turn) => turnView(turn, errorSpans))),
+    state.turnOffset > 0 ? turnPager(`${state.turnOffset} newer turns`, -TURNS_PER_PAGE) : null,
     ].filter(Boolean),
   );
   pane.scrollTop = scroll;
+}
+
+function turnPager(label, step) {
+  return h(
+    "p",
+    { class: "older-turns" },
+    h("button", { type: "button", onclick: () => { state.turnOffset = Math.max(0, state.turnOffset + step); loadChat(); } }, `Show ${label}`),
+  );
 }
 
 function turnView(turn, errorSpans) {
