@@ -21,10 +21,10 @@ from playwright.sync_api import sync_playwright
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from otelite.config import load_config  # noqa: E402
-from otelite.server import Otelite  # noqa: E402
-from tests.agent_turns import agent_turn, text  # noqa: E402
-from tests.test_page import CHROMIUM_ARGS, find_chromium  # noqa: E402
+from otelite.config import load_config
+from otelite.server import Otelite
+from tests.agent_turns import agent_turn, text
+from tests.test_page import CHROMIUM_ARGS, find_chromium
 
 
 def main() -> None:
@@ -33,14 +33,50 @@ def main() -> None:
         server.start()
         try:
             provider = TracerProvider(resource=Resource.create({"service.name": "demo-agent"}))
-            exporter = OTLPSpanExporter(endpoint=f"{server.http_url}/v1/traces", headers={"project_id": "travel-assistant"})
+            exporter = OTLPSpanExporter(
+                endpoint=f"{server.http_url}/v1/traces", headers={"project_id": "travel-assistant"}
+            )
             provider.add_span_processor(SimpleSpanProcessor(exporter))
             tracer = provider.get_tracer("demo")
-            agent_turn(tracer, "booking-7f3a", 0, "Book me a train from Paris to Lyon on Friday", "Done: the 9:04 TGV, seat 42.", agent="booking-agent", model="gpt-4o-mini")
-            agent_turn(tracer, "support-19c2", 30_000, "My refund has not arrived", "I have escalated it.", agent="support-agent", model="claude-sonnet-4", tool_fails=True)
-            agent_turn(tracer, "weekend-trip", 60_000, "What is the weather in Paris this weekend?", "Saturday 18 °C and sunny, Sunday light rain.")
-            history = [text("user", "What is the weather in Paris this weekend?"), text("assistant", "Saturday 18 °C and sunny, Sunday light rain.")]
-            agent_turn(tracer, "weekend-trip", 75_000, "Should I pack an umbrella?", "Yes, for Sunday: take a small umbrella.", history=history, tool_fails=True)
+            agent_turn(
+                tracer,
+                "booking-7f3a",
+                0,
+                "Book me a train from Paris to Lyon on Friday",
+                "Done: the 9:04 TGV, seat 42.",
+                agent="booking-agent",
+                model="gpt-4o-mini",
+            )
+            agent_turn(
+                tracer,
+                "support-19c2",
+                30_000,
+                "My refund has not arrived",
+                "I have escalated it.",
+                agent="support-agent",
+                model="claude-sonnet-4",
+                tool_fails=True,
+            )
+            agent_turn(
+                tracer,
+                "weekend-trip",
+                60_000,
+                "What is the weather in Paris this weekend?",
+                "Saturday 18 °C and sunny, Sunday light rain.",
+            )
+            history = [
+                text("user", "What is the weather in Paris this weekend?"),
+                text("assistant", "Saturday 18 °C and sunny, Sunday light rain."),
+            ]
+            agent_turn(
+                tracer,
+                "weekend-trip",
+                75_000,
+                "Should I pack an umbrella?",
+                "Yes, for Sunday: take a small umbrella.",
+                history=history,
+                tool_fails=True,
+            )
             provider.shutdown()
             httpx.post(
                 f"{server.http_url}/agents/feedback",

@@ -34,5 +34,8 @@ def _text_parts(message: dict[str, Any]) -> list[str]:
     return [
         part["content"]
         for part in message.get("parts") or []
-        if isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("content"), str) and part["content"]
+        if isinstance(part, dict)
+        and part.get("type") == "text"
+        and isinstance(part.get("content"), str)
+        and part["content"]
     ]

@@ -15,6 +15,7 @@ from pathlib import Path
 import orjson
 import sqlite_utils
 
+from store import conversation_stats as stats
 from store.model import (
     ConversationPage,
     ConversationSummary,
@@ -25,7 +26,6 @@ from store.model import (
     SpanRow,
     Turn,
 )
-from store import conversation_stats as stats
 from store.schema import INSERT_SPAN_TEXT, INSERT_SPAN_TEXT_KEY, migrate
 from store.search_text import searchable_text
 

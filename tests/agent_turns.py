@@ -84,7 +84,7 @@ def agent_turn(
     return format(root.get_span_context().trace_id, "032x")
 
 
-def _chat_attributes(span, agent, model, input_tokens, output_tokens, input_messages, output_messages) -> None:  # noqa: ANN001
+def _chat_attributes(span, agent, model, input_tokens, output_tokens, input_messages, output_messages) -> None:
     span.set_attributes(
         {
             "gen_ai.operation.name": "chat",

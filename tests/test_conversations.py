@@ -12,13 +12,13 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from tests.agent_turns import agent_turn, text
 
 
-def list_conversations(server, **body):  # noqa: ANN001, ANN003
+def list_conversations(server, **body):
     response = httpx.post(f"{server.http_url}/agents/conversations", json=body)
     assert response.status_code == 200, response.text
     return response.json()
 
 
-def summary(conversation_id, turns, spans, errors, tokens_in, tokens_out, started, last, agents, models):  # noqa: ANN001, PLR0913
+def summary(conversation_id, turns, spans, errors, tokens_in, tokens_out, started, last, agents, models):
     return {
         "conversation_id": conversation_id,
         "turn_count": turns,
@@ -34,17 +34,25 @@ def summary(conversation_id, turns, spans, errors, tokens_in, tokens_out, starte
 
 
 @pytest.fixture
-def two_conversations(server, make_provider):  # noqa: ANN001
+def two_conversations(server, make_provider):
     """conv-paris: two turns (the second one's tool fails); conv-tokyo: one later turn."""
     tracer = make_provider(server, headers={"project_id": "travel"}).get_tracer("agent")
     agent_turn(tracer, "conv-paris", 0, "What is the weather in Paris?", "It is 18 degrees and sunny.")
     history = [text("user", "What is the weather in Paris?"), text("assistant", "It is 18 degrees and sunny.")]
     agent_turn(tracer, "conv-paris", 1_000, "And tomorrow?", "Probably rain.", history=history, tool_fails=True)
-    agent_turn(tracer, "conv-tokyo", 5_000, "Weather in Tokyo?", "Cloudy, 12 degrees.", agent="travel-agent", model="gpt-4o-mini")
+    agent_turn(
+        tracer,
+        "conv-tokyo",
+        5_000,
+        "Weather in Tokyo?",
+        "Cloudy, 12 degrees.",
+        agent="travel-agent",
+        model="gpt-4o-mini",
+    )
     return server
 
 
-def test_list_is_newest_first_with_stats_kept_at_ingest(two_conversations):  # noqa: ANN001
+def test_list_is_newest_first_with_stats_kept_at_ingest(two_conversations):
     assert list_conversations(two_conversations, project_id="travel") == {
         "project_id": "travel",
         "total": 2,
@@ -66,7 +74,7 @@ def test_list_is_newest_first_with_stats_kept_at_ingest(two_conversations):  # n
     }  # fmt: skip
 
 
-def test_paging_and_other_projects(two_conversations):  # noqa: ANN001
+def test_paging_and_other_projects(two_conversations):
     first = list_conversations(two_conversations, project_id="travel", limit=1)
     assert (first["total"], first["has_more"], [c["conversation_id"] for c in first["conversations"]]) == (
         2,
@@ -86,7 +94,7 @@ def test_paging_and_other_projects(two_conversations):  # noqa: ANN001
     }
 
 
-def test_time_filter_is_on_the_conversation_start(two_conversations):  # noqa: ANN001
+def test_time_filter_is_on_the_conversation_start(two_conversations):
     def ids(**body: str) -> list[str]:
         found = list_conversations(two_conversations, project_id="travel", **body)
         return [c["conversation_id"] for c in found["conversations"]]
@@ -98,7 +106,7 @@ def test_time_filter_is_on_the_conversation_start(two_conversations):  # noqa: A
     assert ids(started_after="2026-01-01T01:00:05+01:00", started_before="2026-01-01T00:00:06Z") == ["conv-tokyo"]
 
 
-def test_search_finds_user_and_assistant_text(two_conversations):  # noqa: ANN001
+def test_search_finds_user_and_assistant_text(two_conversations):
     def ids(search: str) -> list[str]:
         found = list_conversations(two_conversations, project_id="travel", search=search)
         return [c["conversation_id"] for c in found["conversations"]]
@@ -115,7 +123,7 @@ def test_search_finds_user_and_assistant_text(two_conversations):  # noqa: ANN00
     assert ids("temperature_c") == []
 
 
-def test_a_trace_moves_from_its_fallback_conversation_to_the_named_one(server, make_provider):  # noqa: ANN001
+def test_a_trace_moves_from_its_fallback_conversation_to_the_named_one(server, make_provider):
     """Children are exported before the root that names the conversation: until the root
     arrives they form a conversation keyed by their trace id, then they move."""
     memory = InMemorySpanExporter()
@@ -142,7 +150,9 @@ def test_a_trace_moves_from_its_fallback_conversation_to_the_named_one(server, m
             ["weather-agent"], ["gpt-4o-2024-08-06"],
         )
     ]  # fmt: skip
-    assert [c["conversation_id"] for c in list_conversations(server, project_id="default", search="oslo")["conversations"]] == ["conv-late"]
+    assert [
+        c["conversation_id"] for c in list_conversations(server, project_id="default", search="oslo")["conversations"]
+    ] == ["conv-late"]
 
     # Exporters retry: the same spans again change nothing.
     exporter.export(spans)
@@ -151,15 +161,25 @@ def test_a_trace_moves_from_its_fallback_conversation_to_the_named_one(server, m
     exporter.shutdown()
 
 
-def test_projects_route_lists_every_project(two_conversations, make_provider):  # noqa: ANN001
+def test_projects_route_lists_every_project(two_conversations, make_provider):
     tracer = make_provider(two_conversations, headers={"project_id": "other"}).get_tracer("agent")
     agent_turn(tracer, "conv-x", 100, "Hi", "Hello")
     response = httpx.get(f"{two_conversations.http_url}/agents/projects")
     assert response.status_code == 200
     assert response.json() == {
         "projects": [
-            {"project_id": "travel", "conversation_count": 2, "span_count": 12, "last_activity_at": "2026-01-01T00:00:05.300000Z"},
-            {"project_id": "other", "conversation_count": 1, "span_count": 4, "last_activity_at": "2026-01-01T00:00:00.400000Z"},
+            {
+                "project_id": "travel",
+                "conversation_count": 2,
+                "span_count": 12,
+                "last_activity_at": "2026-01-01T00:00:05.300000Z",
+            },
+            {
+                "project_id": "other",
+                "conversation_count": 1,
+                "span_count": 4,
+                "last_activity_at": "2026-01-01T00:00:00.400000Z",
+            },
         ]
     }
 
@@ -174,11 +194,23 @@ def test_projects_route_lists_every_project(two_conversations, make_provider):  
         ),
         (
             {"project_id": "p", "offset": -1},
-            [{"loc": ["body", "offset"], "msg": "Input should be greater than or equal to 0", "type": "greater_than_equal"}],
+            [
+                {
+                    "loc": ["body", "offset"],
+                    "msg": "Input should be greater than or equal to 0",
+                    "type": "greater_than_equal",
+                }
+            ],
         ),
         (
             {"project_id": "p", "limit": "many"},
-            [{"loc": ["body", "limit"], "msg": "Input should be a valid integer, unable to parse string as an integer", "type": "int_parsing"}],
+            [
+                {
+                    "loc": ["body", "limit"],
+                    "msg": "Input should be a valid integer, unable to parse string as an integer",
+                    "type": "int_parsing",
+                }
+            ],
         ),
         (
             {"project_id": "p", "started_before": "2026-01-01T00:00:00"},
@@ -190,17 +222,23 @@ def test_projects_route_lists_every_project(two_conversations, make_provider):  
         ),
         (
             {"project_id": "p", "started_after": "yesterday"},
-            [{"loc": ["body", "started_after"], "msg": "Input should be a valid datetime or date, input is too short", "type": "datetime_from_date_parsing"}],
+            [
+                {
+                    "loc": ["body", "started_after"],
+                    "msg": "Input should be a valid datetime or date, input is too short",
+                    "type": "datetime_from_date_parsing",
+                }
+            ],
         ),
     ],
 )
-def test_bad_requests_get_fastapi_shaped_422s(server, body, detail):  # noqa: ANN001
+def test_bad_requests_get_fastapi_shaped_422s(server, body, detail):
     response = httpx.post(f"{server.http_url}/agents/conversations", json=body)
     assert response.status_code == 422
     assert response.json() == {"detail": detail}
 
 
-def test_a_body_that_is_not_json_is_a_422(server):  # noqa: ANN001
+def test_a_body_that_is_not_json_is_a_422(server):
     response = httpx.post(f"{server.http_url}/agents/conversations", content=b"{not json")
     assert response.status_code == 422
     assert response.json()["detail"][0]["type"] == "json_invalid"

@@ -26,7 +26,7 @@ def sse_events(lines: Iterator[str]) -> Iterator[tuple[str, dict]]:
             data += line.removeprefix("data: ")
 
 
-def test_each_commit_is_announced_to_the_stream(server, make_provider):  # noqa: ANN001
+def test_each_commit_is_announced_to_the_stream(server, make_provider):
     tracer = make_provider(server, headers={"project_id": "live"}).get_tracer("agent")
     with httpx.stream("GET", f"{server.http_url}/agents/events", timeout=10) as response:
         assert response.status_code == 200
@@ -48,7 +48,7 @@ def test_each_commit_is_announced_to_the_stream(server, make_provider):  # noqa:
     assert server.broadcaster.subscriber_count == 0
 
 
-def test_a_stream_for_one_project_hears_only_that_project(server, make_provider):  # noqa: ANN001
+def test_a_stream_for_one_project_hears_only_that_project(server, make_provider):
     to_a = make_provider(server, headers={"project_id": "a"}).get_tracer("agent")
     to_b = make_provider(server, headers={"project_id": "b"}).get_tracer("agent")
     with httpx.stream("GET", f"{server.http_url}/agents/events?project_id=b", timeout=10) as response:
@@ -60,7 +60,7 @@ def test_a_stream_for_one_project_hears_only_that_project(server, make_provider)
         assert (name, data["project_id"]) == ("spans", "b")
 
 
-def test_stopping_the_server_ends_open_streams(make_server):  # noqa: ANN001
+def test_stopping_the_server_ends_open_streams(make_server):
     server = make_server()
     received: list[str] = []
     ready = threading.Event()

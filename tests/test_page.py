@@ -36,14 +36,19 @@ CHROMIUM_ARGS = [
 
 
 def find_chromium() -> str | None:
-    for candidate in (os.environ.get("OTELITE_CHROMIUM"), "/usr/bin/chromium", shutil.which("chromium"), shutil.which("chromium-browser")):
+    for candidate in (
+        os.environ.get("OTELITE_CHROMIUM"),
+        "/usr/bin/chromium",
+        shutil.which("chromium"),
+        shutil.which("chromium-browser"),
+    ):
         if candidate and os.access(candidate, os.X_OK):
             return candidate
     return None
 
 
 @pytest.fixture(scope="module")
-def browser():  # noqa: ANN201
+def browser():
     executable = find_chromium()
     if executable is None:
         pytest.skip("no chromium found (/usr/bin/chromium; `apt-get install chromium`, as .ci/run does)")
@@ -77,7 +82,7 @@ def served(tmp_path: Path) -> Iterator[SimpleNamespace]:
 
 
 @pytest.fixture
-def page(browser):  # noqa: ANN001, ANN201
+def page(browser):
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()
     errors: list[str] = []
@@ -89,7 +94,7 @@ def page(browser):  # noqa: ANN001, ANN201
 
 # `page` comes first so it is closed last: otelite is stopped while the page, and its
 # event stream, are still open.
-def test_browse_a_conversation_give_feedback_and_see_a_new_turn_live(page, served, make_provider):  # noqa: ANN001
+def test_browse_a_conversation_give_feedback_and_see_a_new_turn_live(page, served, make_provider):
     server = served
     tracer = make_provider(server, transport="http", headers={"project_id": "travel"}).get_tracer("agent")
     agent_turn(tracer, "conv-other", 0, "Book a train to Lyon", "Booked.", agent="travel-agent")
@@ -154,7 +159,7 @@ def test_browse_a_conversation_give_feedback_and_see_a_new_turn_live(page, serve
     assert page.evaluate("window.notReloaded") is True
 
 
-def test_search_and_project_picker(page, served, make_provider):  # noqa: ANN001
+def test_search_and_project_picker(page, served, make_provider):
     server = served
     to_travel = make_provider(server, headers={"project_id": "travel"}).get_tracer("agent")
     to_support = make_provider(server, headers={"project_id": "support"}).get_tracer("agent")
