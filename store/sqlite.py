@@ -89,6 +89,8 @@ def fts_words(search: str) -> list[str]:
     for as text, never parsed.
     """
     return ['"' + word.replace('"', '""') + '"*' for word in search.split()[:MAX_SEARCH_WORDS]]
+
+
 # The mini-map: scalar columns only, all in the covering index spans_by_conversation,
 # so neither span_details nor the table rows are read. The id list is one JSON
 # parameter (json_each) because 10000 ids exceed SQLite's bound-variable limit.
