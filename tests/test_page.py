@@ -180,3 +180,14 @@ def test_search_and_project_picker(page, served, make_provider):
     page.locator("#search").fill("")
     expect(rows).to_have_count(1)
     expect(rows.first).to_have_attribute("data-conversation-id", "ticket-1")
+
+
+def test_an_empty_otelite_shows_the_first_spans_as_they_arrive(page, served, make_provider):
+    page.goto(f"{served.http_url}/")
+    expect(page.locator(".conversations .empty")).to_have_text("No spans yet. Point an OTLP exporter at otelite.")
+    expect(page.locator("#live")).to_have_text("live")
+    tracer = make_provider(served, headers={"project_id": "first"}).get_tracer("agent")
+    agent_turn(tracer, "conv-1", 0, "Hello?", "Hi there.")
+    expect(page.locator("#project")).to_have_value("first")
+    expect(page.locator(".conversation")).to_have_count(1)
+    expect(page.locator(".conversation").first).to_contain_text("1 turn")

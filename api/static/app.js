@@ -499,6 +499,11 @@ function listen() {
   source.addEventListener("spans", (message) => {
     const event = JSON.parse(message.data);
     const known = state.projects.some((p) => p.project_id === event.project_id);
+    if (state.project === null) {
+      // The first spans ever: their project becomes the shown one.
+      scheduleRefresh({ projects: true, list: true });
+      return;
+    }
     if (event.project_id !== state.project) {
       scheduleRefresh({ projects: true });
       return;
