@@ -20,6 +20,7 @@ ClickHouse is append-only, so:
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -29,7 +30,17 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import orjson
 
 from store.clickhouse_schema import MIGRATIONS, SCHEMA_VERSION, TTL_TABLES, Schema, bootstrap
-from store.model import DetailedSpan, Feedback, MiniMapSpan, SpanRow, Turn
+from store.model import (
+    ConversationPage,
+    ConversationSummary,
+    DetailedSpan,
+    Feedback,
+    MiniMapSpan,
+    ProjectSummary,
+    SpanRow,
+    Turn,
+)
+from store.search_text import searchable_text
 
 Params = dict[str, Any]
 
@@ -41,7 +52,7 @@ SPAN_COLUMNS = (
 )  # fmt: skip
 DETAIL_COLUMNS = (
     "project_id", "trace_id", "span_id", "start_ns", "status_message", "attributes",
-    "events", "links", "resource", "scope", "content", "version",
+    "events", "links", "resource", "scope", "content", "search_text", "version",
 )  # fmt: skip
 MAPPING_COLUMNS = ("project_id", "conversation_id", "trace_id", "named_ns")
 FEEDBACK_COLUMNS = (
@@ -50,9 +61,8 @@ FEEDBACK_COLUMNS = (
 )  # fmt: skip
 
 # Settings every session sends. Daily partitions: an import of old spans may touch
-# many days in one insert, which ClickHouse refuses past 100 by default. A span's start
-# day is fixed by its replacing key, so FINAL never needs to merge across partitions.
-SETTINGS: dict[str, Any] = {"max_partitions_per_insert_block": 1000, "do_not_merge_across_partitions_select_final": 1}
+# many days in one insert, which ClickHouse refuses past 100 by default.
+SETTINGS: dict[str, Any] = {"max_partitions_per_insert_block": 1000}
 # On a cluster: an insert returns only once every shard has it (acknowledge = durable),
 # and subqueries over Distributed tables run shard-locally, which is correct because
 # every table is sharded by (project, trace).
@@ -263,28 +273,29 @@ RESOLVED_CONVERSATION = (
 def conversation_spans_sql(schema: Schema, select: str, where: str = "", tail: str = "") -> str:
     """`SELECT {select}` over the spans (`s`) that belong to one of {conversation_ids}.
 
-    A conversation's spans are those stored under its id (named by the span) and those
-    stored under the id of a trace some span named it in; both are primary-key ranges
-    of `spans`, as the sort key starts (project_id, conversation_id). `owner` resolves
-    each candidate trace's conversation, and the last condition keeps only the spans
-    that really resolve into a requested conversation.
+    A conversation's spans lie in the traces some span named it in (`candidates`, from
+    trace_conversations, ordered by conversation) and, for a trace that never named one,
+    in the trace whose id is the conversation's: so spans are read by (project_id,
+    trace_id), their primary key. `owner` resolves each candidate trace's conversation,
+    and the last condition keeps only the spans that really resolve into a requested
+    conversation.
     """
     mapping = schema.table("trace_conversations")
     return f"""
-WITH touched AS (
+WITH candidates AS (
   SELECT trace_id FROM {mapping}
   WHERE project_id = {{project_id:String}} AND conversation_id IN {{conversation_ids:Array(String)}}
+  UNION ALL
+  SELECT arrayJoin({{conversation_ids:Array(String)}})
 )
 SELECT {select}
 FROM {schema.table("spans")} AS s FINAL
 LEFT JOIN (
   SELECT trace_id, argMin(conversation_id, named_ns) AS named_conversation_id FROM {mapping}
-  WHERE project_id = {{project_id:String}}
-    AND (trace_id IN touched OR trace_id IN {{conversation_ids:Array(String)}})
+  WHERE project_id = {{project_id:String}} AND trace_id IN candidates
   GROUP BY trace_id
 ) AS owner ON owner.trace_id = s.trace_id
-WHERE s.project_id = {{project_id:String}}
-  AND (s.conversation_id IN {{conversation_ids:Array(String)}} OR s.conversation_id IN touched)
+WHERE s.project_id = {{project_id:String}} AND s.trace_id IN candidates
   AND {RESOLVED_CONVERSATION} IN {{conversation_ids:Array(String)}}{where}
 {tail}"""
 
@@ -393,6 +404,94 @@ ORDER BY s.start_ns, s.span_id"""
             spans.append(span)
         return spans
 
+    # -- conversation list ------------------------------------------------------------
+
+    def list_conversations(
+        self,
+        project_id: str,
+        *,
+        limit: int,
+        offset: int = 0,
+        started_after_ns: int | None = None,
+        started_before_ns: int | None = None,
+        search: str | None = None,
+    ) -> ConversationPage:
+        """Stats computed when asked, by one aggregation over the project's spans (what a
+        column store is for); the window count gives the total of the same snapshot."""
+        params: Params = {"project_id": project_id, "limit": limit, "offset": offset}
+        having = []
+        if started_after_ns is not None:
+            having.append("first_ns >= {started_after:Int64}")
+            params["started_after"] = started_after_ns
+        if started_before_ns is not None:
+            having.append("first_ns < {started_before:Int64}")
+            params["started_before"] = started_before_ns
+        words = search_words(search or "")
+        matches = []
+        for i, word in enumerate(words):
+            # Every word must prefix a token of some span's user or assistant text.
+            matches.append(f"countIf(arrayExists(t -> startsWith(t, {{word{i}:String}}), tokens(lowerUTF8(d.search_text)))) AS match{i}")
+            having.append(f"match{i} > 0")
+            params[f"word{i}"] = word
+        details = (
+            f"""
+LEFT JOIN (
+  SELECT trace_id, span_id, search_text FROM {self.table("span_details")} FINAL
+  WHERE project_id = {{project_id:String}} AND search_text != ''
+) AS d ON d.trace_id = s.trace_id AND d.span_id = s.span_id"""
+            if words
+            else ""
+        )
+        sql = f"""
+SELECT conversation, turns, spans, errors, input_tokens, output_tokens, first_ns, last_ns, agents, models,
+       count() OVER () AS total
+FROM (
+  SELECT {RESOLVED_CONVERSATION} AS conversation,
+         uniqExact(s.trace_id) AS turns,
+         count() AS spans,
+         countIf(s.status = 'ERROR') AS errors,
+         sum(ifNull(s.input_tokens, 0)) AS input_tokens,
+         sum(ifNull(s.output_tokens, 0)) AS output_tokens,
+         min(s.start_ns) AS first_ns,
+         max(s.end_ns) AS last_ns,
+         arraySort(groupUniqArrayIf(assumeNotNull(s.agent_name), s.agent_name IS NOT NULL)) AS agents,
+         arraySort(groupUniqArrayIf(
+           assumeNotNull(coalesce(s.response_model, s.request_model)),
+           coalesce(s.response_model, s.request_model) IS NOT NULL)) AS models{"".join(", " + m for m in matches)}
+  FROM {self.table("spans")} AS s FINAL
+  LEFT JOIN (
+    SELECT trace_id, argMin(conversation_id, named_ns) AS named_conversation_id
+    FROM {self.table("trace_conversations")} WHERE project_id = {{project_id:String}} GROUP BY trace_id
+  ) AS owner ON owner.trace_id = s.trace_id{details}
+  WHERE s.project_id = {{project_id:String}}
+  GROUP BY conversation
+  {"HAVING " + " AND ".join(having) if having else ""}
+)
+ORDER BY last_ns DESC, conversation
+LIMIT {{limit:UInt32}} OFFSET {{offset:UInt32}}"""
+        rows = self.client.query(sql, params)
+        summaries = [ConversationSummary(*row[:8], agents=list(row[8]), models=list(row[9])) for row in rows]
+        if rows:
+            total = int(rows[0][10])
+        elif offset:
+            # Past the last page: count without it.
+            total = int(self.client.query(f"SELECT count() FROM ({sql.rsplit('ORDER BY', 1)[0]})", params)[0][0])
+        else:
+            total = 0
+        return ConversationPage(total=total, conversations=summaries)
+
+    def list_projects(self) -> list[ProjectSummary]:
+        sql = f"""
+SELECT s.project_id, uniqExact({RESOLVED_CONVERSATION}) AS conversations, count() AS spans, max(s.end_ns) AS last_ns
+FROM {self.table("spans")} AS s FINAL
+LEFT JOIN (
+  SELECT project_id, trace_id, argMin(conversation_id, named_ns) AS named_conversation_id
+  FROM {self.table("trace_conversations")} GROUP BY project_id, trace_id
+) AS owner ON owner.project_id = s.project_id AND owner.trace_id = s.trace_id
+GROUP BY s.project_id
+ORDER BY last_ns DESC, s.project_id"""
+        return [ProjectSummary(*row) for row in self.client.query(sql)]
+
     # -- feedback ---------------------------------------------------------------------
 
     def add_feedback(self, feedback: Feedback) -> None:
@@ -496,6 +595,22 @@ ORDER BY s.start_ns, s.span_id"""
         self.client.close()
 
 
+# As SQLite's FTS5 list search: at most 16 words, each matching as a word prefix.
+MAX_SEARCH_WORDS = 16
+# ClickHouse's tokens() splits on ASCII characters that are not letters or digits.
+_TOKEN_SEPARATORS = re.compile(r"[\x00-\x2f\x3a-\x40\x5b-\x60\x7b-\x7f]+")
+
+
+def search_words(search: str) -> list[str]:
+    """The lowercased tokens of a user's search; each must prefix a token of the text.
+
+    A word of several tokens (`temperature_c`) asks for each of them; punctuation
+    alone (`*`, `(`) asks for nothing, so query syntax is never an error.
+    """
+    words = [token for word in search.split()[:MAX_SEARCH_WORDS] for token in _TOKEN_SEPARATORS.split(word.lower())]
+    return list(dict.fromkeys(token for token in words if token))
+
+
 def _dedupe(mapping: Iterable[tuple[str, str, str, int]]) -> list[tuple[str, str, str, int]]:
     """One row per (project, conversation, trace) with the earliest naming start."""
     earliest: dict[tuple[str, str, str], int] = {}
@@ -548,6 +663,7 @@ def _detail(row: SpanRow, version: int) -> list[Any]:
         _json(row.resource),
         _json(row.scope),
         _json(row.content),
+        searchable_text(row.content),
         version,
     ]
 

@@ -18,7 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 # One day-partition per start date: retention drops whole parts (ttl_only_drop_parts)
-# instead of rewriting them, as the OpenTelemetry ClickHouse exporter does.
+# instead of rewriting them, as the OpenTelemetry ClickHouse exporter does. (A re-export
+# that moved a span's start to another day leaves its old row in the old partition,
+# where merges never see the new one; FINAL does, so reads still see one row.)
 _DAY_PARTITION = "toDate(fromUnixTimestamp64Nano(start_ns))"
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -81,6 +83,12 @@ class Schema:
         """The table that holds the rows (the Replicated local table on a cluster)."""
         return f"{self.database}.{name}_local" if self.cluster else f"{self.database}.{name}"
 
+    def add_column(self, name: str, column: str) -> list[str]:
+        """ALTER TABLE ... ADD COLUMN on the table, and on a cluster on the Distributed
+        table in front of it too (it has its own copy of the columns)."""
+        tables = [self.storage_table(name)] + ([self.table(name)] if self.cluster else [])
+        return [f"ALTER TABLE {table}{self.on_cluster} ADD COLUMN IF NOT EXISTS {column}" for table in tables]
+
     def alter_ttl(self, name: str, time_ns_column: str) -> str:
         """Bring one table's retention to `ttl_days` (metadata only: old parts are not rewritten)."""
         change = f"MODIFY{self.ttl(time_ns_column)}" if self.ttl_days else "REMOVE TTL"
@@ -108,9 +116,10 @@ def _v1_initial(s: Schema) -> list[str]:
     # conversation_id is the span's own conversation (conversation_source = 1), else its
     # trace id (source 0); the conversation a source-0 span belongs to is resolved at
     # query time through trace_conversations (ClickHouse has no cheap per-row UPDATE).
-    # The sort key puts a conversation's spans, and an unnamed trace's spans, side by
-    # side in start order; it is also the replacing key, which is (project, trace,
-    # span) in effect since a span's conversation id and start time are its own.
+    # The sort key is the span's identity, so ReplacingMergeTree keeps one row per span
+    # whatever a re-export changes, and a trace's spans are one primary-key range: every
+    # route reads spans by trace, after finding a conversation's traces in
+    # trace_conversations. Small granules (1024 rows): those reads are point look-ups.
     spans = s.create_table(
         "spans",
         """  project_id LowCardinality(String),
@@ -135,15 +144,14 @@ def _v1_initial(s: Schema) -> list[str]:
   reasoning_tokens Nullable(Int64),
   tool_name LowCardinality(Nullable(String)),
   tool_call_id Nullable(String),
-  version UInt64,
-  INDEX spans_trace_id trace_id TYPE bloom_filter(0.001) GRANULARITY 1""",
+  version UInt64""",
         "ReplacingMergeTree(version)",
-        f"PARTITION BY {_DAY_PARTITION}\nORDER BY (project_id, conversation_id, start_ns, trace_id, span_id)"
-        f"{s.ttl('start_ns')}\nSETTINGS ttl_only_drop_parts = 1",
+        f"PARTITION BY {_DAY_PARTITION}\nORDER BY (project_id, trace_id, span_id)"
+        f"{s.ttl('start_ns')}\nSETTINGS ttl_only_drop_parts = 1, index_granularity = 1024",
         SHARD_KEY,
     )
-    # Message bodies and raw attributes, apart from the scalars: only the chat view
-    # and export read them, always by trace.
+    # Message bodies and raw attributes, apart from the scalars: only the chat view,
+    # the list's search and export read them, always by trace.
     details = s.create_table(
         "span_details",
         """  project_id LowCardinality(String),
@@ -160,7 +168,7 @@ def _v1_initial(s: Schema) -> list[str]:
   version UInt64""",
         "ReplacingMergeTree(version)",
         f"PARTITION BY {_DAY_PARTITION}\nORDER BY (project_id, trace_id, span_id)"
-        f"{s.ttl('start_ns')}\nSETTINGS ttl_only_drop_parts = 1",
+        f"{s.ttl('start_ns')}\nSETTINGS ttl_only_drop_parts = 1, index_granularity = 1024",
         SHARD_KEY,
     )
     # One row per (conversation, trace) some span named; named_ns keeps the earliest
@@ -203,7 +211,13 @@ def _v2_feedback(s: Schema) -> list[str]:
     )
 
 
-MIGRATIONS: list[Callable[[Schema], list[str]]] = [_v1_initial, _v2_feedback]
+def _v3_search_text(s: Schema) -> list[str]:
+    # What the conversation list's search looks in: the user's new input and the
+    # assistant's answers (store.search_text), kept beside the bodies it comes from.
+    return s.add_column("span_details", "search_text String DEFAULT '' CODEC(ZSTD(3))")
+
+
+MIGRATIONS: list[Callable[[Schema], list[str]]] = [_v1_initial, _v2_feedback, _v3_search_text]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 # (table, time column) of every table under retention.

@@ -42,7 +42,7 @@ def test_tables_are_ordered_for_the_routes_lookups(make_store):
         "trace_conversations": "AggregatingMergeTree",
         "feedback": "ReplacingMergeTree",
     }
-    assert tables["spans"][1] == "project_id, conversation_id, start_ns, trace_id, span_id"
+    assert tables["spans"][1] == "project_id, trace_id, span_id"
     assert tables["span_details"][1] == "project_id, trace_id, span_id"
     assert tables["trace_conversations"][1] == "project_id, conversation_id, trace_id"
     assert tables["feedback"][1] == "project_id, conversation_id, id"
@@ -77,10 +77,8 @@ def test_retention_follows_the_configured_days(store_url, make_store):
     store = open_store(store_url)
     try:
         assert all(" TTL " not in full for _, _, full in _tables(store).values())
-        assert store.client.query(f"SELECT version FROM {store.table('otelite_migrations')} ORDER BY version") == [
-            (1,),
-            (2,),
-        ]
+        versions = store.client.query(f"SELECT version FROM {store.table('otelite_migrations')} ORDER BY version")
+        assert versions == [(1,), (2,), (3,)]  # each migration once, however often opened
     finally:
         store.close()
 
@@ -99,22 +97,27 @@ def test_cluster_ddl_is_replicated_behind_distributed_tables():
     assert local.endswith(
         "ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/otel/spans_local', '{replica}', version)\n"
         "PARTITION BY toDate(fromUnixTimestamp64Nano(start_ns))\n"
-        "ORDER BY (project_id, conversation_id, start_ns, trace_id, span_id)\n"
+        "ORDER BY (project_id, trace_id, span_id)\n"
         "TTL toDateTime(fromUnixTimestamp64Nano(start_ns)) + INTERVAL 30 DAY\n"
-        "SETTINGS ttl_only_drop_parts = 1"
+        "SETTINGS ttl_only_drop_parts = 1, index_granularity = 1024"
     )
     assert distributed == (
         "CREATE TABLE IF NOT EXISTS otel.spans ON CLUSTER 'team' AS otel.spans_local\n"
         "ENGINE = Distributed('team', 'otel', 'spans_local', cityHash64(project_id, trace_id))"
     )
-    engines = [s.split("ENGINE = ")[1].split("(")[0] for s in statements[2:]]
+    engines = [s.split("ENGINE = ")[1].split("(")[0] for s in statements[2:-2]]
     assert engines == [
         "ReplicatedReplacingMergeTree", "Distributed",  # spans
         "ReplicatedReplacingMergeTree", "Distributed",  # span_details
         "ReplicatedAggregatingMergeTree", "Distributed",  # trace_conversations
         "ReplicatedReplacingMergeTree", "Distributed",  # feedback
     ]  # fmt: skip
-    assert statements[-1].endswith("ENGINE = Distributed('team', 'otel', 'feedback_local', cityHash64(project_id, conversation_id))")
+    assert statements[-3].endswith("ENGINE = Distributed('team', 'otel', 'feedback_local', cityHash64(project_id, conversation_id))")
+    # A new column goes on the local tables and on the Distributed table in front.
+    assert statements[-2:] == [
+        "ALTER TABLE otel.span_details_local ON CLUSTER 'team' ADD COLUMN IF NOT EXISTS search_text String DEFAULT '' CODEC(ZSTD(3))",
+        "ALTER TABLE otel.span_details ON CLUSTER 'team' ADD COLUMN IF NOT EXISTS search_text String DEFAULT '' CODEC(ZSTD(3))",
+    ]
     assert "ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/otel/trace_conversations_local', '{replica}')" in statements[6]
     # Retention changes go to the local tables, on every node.
     assert Schema(database="otel", cluster="team", ttl_days=7).alter_ttl("spans", "start_ns") == (

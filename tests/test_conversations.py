@@ -10,6 +10,9 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from tests.agent_turns import agent_turn, text
+from tests.conftest import BACKENDS
+
+pytestmark = pytest.mark.backends(*BACKENDS)
 
 
 def list_conversations(server, **body):

@@ -149,8 +149,8 @@ def test_minimap_reads_only_the_scalar_index(conversation, server):
 @pytest.mark.backends("chdb")
 def test_minimap_on_clickhouse_reads_only_scalar_columns_by_primary_key(conversation, server):
     """ClickHouse's own plan for the mini-map: it reads `spans` (scalar columns only,
-    looked up by the (project_id, conversation_id) prefix of its sort key) and the small
-    trace -> conversation mapping; never span_details."""
+    looked up by its primary key (project_id, trace_id) for the conversations' traces)
+    and the small trace -> conversation mapping; never span_details."""
     from store.clickhouse import RESOLVED_CONVERSATION, conversation_spans_sql
 
     store = server.store
@@ -173,7 +173,7 @@ def test_minimap_on_clickhouse_reads_only_scalar_columns_by_primary_key(conversa
         "operation_name", "name", "status", "duration_ms",
     }  # fmt: skip
     keys = plan.index("Keys:", spans_read)
-    assert plan[keys + 1 : keys + 3] == ["project_id", "conversation_id"]
+    assert plan[keys + 1 : keys + 3] == ["project_id", "trace_id"]
 
 
 def test_projects_are_isolated(server, make_provider, conversation):

@@ -5,10 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 
 from api.models import AgentTraceChatRes
 from tests.agent_conversation import PROJECT
+from tests.conftest import BACKENDS
 from tests.test_routes_chat import expected_turns
+
+pytestmark = pytest.mark.backends(*BACKENDS)
 
 
 def trace_chat(client: httpx.Client, **body: Any) -> dict[str, Any]:

@@ -7,6 +7,7 @@ too; these are the ones only a store can break.)
 from __future__ import annotations
 
 import json
+import random
 import threading
 
 import pytest
@@ -207,3 +208,48 @@ def test_one_batch_may_span_many_days(make_store):
     store.write_spans([day(d) for d in range(400)])
     store.write_spans([day(d) for d in range(0, 400, 7)])  # re-exported: still one each
     assert store.count_spans() == 400
+
+
+def test_the_conversation_list_agrees_with_sqlite_through_retries_rewrites_and_adoption(make_store, tmp_path):
+    # test_conversation_stats.py's random walk (retries, re-exports with other values,
+    # children before the span naming the conversation), written to this backend and to
+    # SQLite: every page of the list, and every search, reads the same.
+    from store.sqlite import SQLiteStore
+    from tests.test_conversation_stats import random_span
+
+    rng = random.Random(11)
+    store, reference = make_store(), SQLiteStore(tmp_path / "reference.db")
+    try:
+        written: list[SpanRow] = []
+        for _ in range(40):
+            batch = []
+            for _ in range(rng.randrange(1, 12)):
+                roll = rng.random()
+                if written and roll < 0.25:
+                    batch.append(rng.choice(written))
+                elif written and roll < 0.4:
+                    old = rng.choice(written)
+                    batch.append(random_span(rng, int(old.trace_id, 16), int(old.span_id, 16)))
+                else:
+                    batch.append(random_span(rng, rng.randrange(12), rng.randrange(10**6)))
+            store.write_spans(batch)
+            reference.write_spans(batch)
+            written.extend(batch)
+        assert store.count_spans() == reference.count_spans()
+        assert stored_spans(store) == stored_spans(reference)
+        for project in ("p0", "p1"):
+            for limit, offset in ((50, 0), (2, 0), (2, 2), (3, 100)):
+                assert store.list_conversations(project, limit=limit, offset=offset) == reference.list_conversations(
+                    project, limit=limit, offset=offset
+                )
+            for search in (f"word{written[0].span_id[-3:]}", "word", "WORD1 word2", "nothing"):
+                assert store.list_conversations(project, limit=50, search=search) == reference.list_conversations(
+                    project, limit=50, search=search
+                )
+            middle = sorted(r.start_ns for r in written)[len(written) // 2]
+            assert store.list_conversations(project, limit=50, started_after_ns=middle) == reference.list_conversations(
+                project, limit=50, started_after_ns=middle
+            )
+        assert store.list_projects() == reference.list_projects()
+    finally:
+        reference.close()
