@@ -34,11 +34,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest  # noqa: E402
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue  # noqa: E402
-from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span  # noqa: E402
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
 
-from store.clickhouse import ClickHouseStore  # noqa: E402
+from store.clickhouse import ClickHouseStore
 
 
 def free_port() -> int:
@@ -67,31 +67,44 @@ def build_requests(count: int, traces_per_request: int, rng: random.Random) -> t
             conversation = f"conv-{batch}-{t}"
             conversations.append(conversation)
             start = now + (batch * traces_per_request + t) * 10_000_000
-            for i, (name, op) in enumerate((("chat gpt-4o", "chat"), ("execute_tool lookup", "execute_tool"), ("chat gpt-4o", "chat"))):
+            for i, (name, op) in enumerate(
+                (("chat gpt-4o", "chat"), ("execute_tool lookup", "execute_tool"), ("chat gpt-4o", "chat"))
+            ):
                 text = f"message {i} of {conversation}: " + "lorem ipsum dolor sit amet " * 20
                 children.append(
                     Span(
-                        trace_id=trace_id, span_id=rng.randbytes(8), parent_span_id=root_id, name=name,
-                        start_time_unix_nano=start + (i + 1) * 1_000_000, end_time_unix_nano=start + (i + 2) * 1_000_000,
+                        trace_id=trace_id,
+                        span_id=rng.randbytes(8),
+                        parent_span_id=root_id,
+                        name=name,
+                        start_time_unix_nano=start + (i + 1) * 1_000_000,
+                        end_time_unix_nano=start + (i + 2) * 1_000_000,
                         attributes=[
                             _kv("gen_ai.operation.name", op),
                             _kv("gen_ai.request.model", "gpt-4o"),
                             _kv("gen_ai.usage.input_tokens", 100 + i),
-                            _kv("gen_ai.input.messages", f'[{{"role":"user","parts":[{{"type":"text","content":"{text}"}}]}}]'),
+                            _kv(
+                                "gen_ai.input.messages",
+                                f'[{{"role":"user","parts":[{{"type":"text","content":"{text}"}}]}}]',
+                            ),
                         ],
-                    )  # fmt: skip
+                    )
                 )
             roots.append(
                 Span(
-                    trace_id=trace_id, span_id=root_id, name="invoke_agent support",
-                    start_time_unix_nano=start, end_time_unix_nano=start + 5_000_000,
-                    attributes=[_kv("gen_ai.operation.name", "invoke_agent"), _kv("gen_ai.conversation.id", conversation)],
-                )  # fmt: skip
+                    trace_id=trace_id,
+                    span_id=root_id,
+                    name="invoke_agent support",
+                    start_time_unix_nano=start,
+                    end_time_unix_nano=start + 5_000_000,
+                    attributes=[
+                        _kv("gen_ai.operation.name", "invoke_agent"),
+                        _kv("gen_ai.conversation.id", conversation),
+                    ],
+                )
             )
         for half in (children, roots):
-            request = ExportTraceServiceRequest(
-                resource_spans=[ResourceSpans(scope_spans=[ScopeSpans(spans=half)])]
-            )
+            request = ExportTraceServiceRequest(resource_spans=[ResourceSpans(scope_spans=[ScopeSpans(spans=half)])])
             requests.append(request.SerializeToString())
             spans += len(half)
     return requests, spans, conversations
@@ -159,14 +172,20 @@ def main() -> int:
     args = parser.parse_args()
 
     requests, total_spans, conversations = build_requests(args.requests, args.traces_per_request, random.Random(7))
-    data_dir = tempfile.mkdtemp(prefix="otelite-bench-chdb-", dir="/dev/shm" if os.access("/dev/shm", os.W_OK) else None)
+    data_dir = tempfile.mkdtemp(
+        prefix="otelite-bench-chdb-", dir="/dev/shm" if os.access("/dev/shm", os.W_OK) else None
+    )
     front = subprocess.Popen(
         [sys.executable, "-m", "tests.clickhouse_http", data_dir], cwd=ROOT, stdout=subprocess.PIPE
     )
     assert front.stdout is not None
     port = int(front.stdout.readline())
-    print(f"ClickHouse (chdb behind tests/clickhouse_http.py) on 127.0.0.1:{port}; load average {os.getloadavg()[0]:.1f}")
-    print(f"{len(requests)} requests, {total_spans} spans ({args.traces_per_request * 4} spans per trace pair), {args.threads} client threads")
+    print(
+        f"ClickHouse (chdb behind tests/clickhouse_http.py) on 127.0.0.1:{port}; load average {os.getloadavg()[0]:.1f}"
+    )
+    print(
+        f"{len(requests)} requests, {total_spans} spans ({args.traces_per_request * 4} spans per trace pair), {args.threads} client threads"
+    )
     try:
         for count in (int(c) for c in args.collectors.split(",")):
             url = f"clickhouse://default@127.0.0.1:{port}/bench_{count}"

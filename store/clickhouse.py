@@ -219,7 +219,9 @@ def connect(url: ClickHouseURL) -> ClickHouseClient:
             return ChdbClient(url.path, settings)
         return HttpClient(url.host, url.port, url.username, url.password, url.secure, settings)
     except ImportError as exc:
-        raise RuntimeError(f"the {url.kind} store needs the clickhouse extra: pip install 'otelite[clickhouse]' ({exc})") from exc
+        raise RuntimeError(
+            f"the {url.kind} store needs the clickhouse extra: pip install 'otelite[clickhouse]' ({exc})"
+        ) from exc
 
 
 def migrate(client: ClickHouseClient, schema: Schema) -> int:
@@ -263,11 +265,7 @@ def _apply_ttl(client: ClickHouseClient, schema: Schema) -> None:
 # conversation its trace was named into (the earliest-starting naming span wins); else
 # the trace id. `owner` is a (trace_id, named_conversation_id) subquery over the traces
 # read. (Aliases never reuse a column's name: ClickHouse lets an alias shadow a column.)
-RESOLVED_CONVERSATION = (
-    "if(s.conversation_source = 1, s.conversation_id, if(owner.named_conversation_id != '', owner.named_conversation_id, s.trace_id))"
-)
-
-
+RESOLVED_CONVERSATION = "if(s.conversation_source = 1, s.conversation_id, if(owner.named_conversation_id != '', owner.named_conversation_id, s.trace_id))"
 
 
 def conversation_spans_sql(schema: Schema, select: str, where: str = "", tail: str = "") -> str:
@@ -329,7 +327,9 @@ class ClickHouseStore:
         )
         self.client.insert(self.table("span_details"), DETAIL_COLUMNS, _compact_rows(_detail(r, version) for r in rows))
         if mapping:
-            self.client.insert(self.table("trace_conversations"), MAPPING_COLUMNS, _compact_rows(list(m) for m in mapping))
+            self.client.insert(
+                self.table("trace_conversations"), MAPPING_COLUMNS, _compact_rows(list(m) for m in mapping)
+            )
         self.client.insert(self.table("spans"), SPAN_COLUMNS, _compact_rows(_span(r, version) for r in rows))
 
     # -- reads ------------------------------------------------------------------------
@@ -430,7 +430,9 @@ ORDER BY s.start_ns, s.span_id"""
         matches = []
         for i, word in enumerate(words):
             # Every word must prefix a token of some span's user or assistant text.
-            matches.append(f"countIf(arrayExists(t -> startsWith(t, {{word{i}:String}}), tokens(lowerUTF8(d.search_text)))) AS match{i}")
+            matches.append(
+                f"countIf(arrayExists(t -> startsWith(t, {{word{i}:String}}), tokens(lowerUTF8(d.search_text)))) AS match{i}"
+            )
             having.append(f"match{i} > 0")
             params[f"word{i}"] = word
         details = (

@@ -70,13 +70,17 @@ class Schema:
         zk_path = f"'/clickhouse/tables/{{shard}}/{self.database}/{local}', '{{replica}}'"
         replicated = f"Replicated{family}({zk_path}{', ' + args if args else ''})"
         return [
-            f"CREATE TABLE IF NOT EXISTS {self.database}.{local}{self.on_cluster} (\n{columns}\n)\n"
-            f"ENGINE = {replicated}\n{tail}",
-            # Every table is sharded by (project, trace): all versions of a span, its
-            # details and its trace's conversation rows live on one shard, so FINAL and
-            # the trace -> conversation join are correct shard by shard.
-            f"CREATE TABLE IF NOT EXISTS {self.database}.{name}{self.on_cluster} AS {self.database}.{local}\n"
-            f"ENGINE = Distributed('{self.cluster}', '{self.database}', '{local}', {shard_key})",
+            (
+                f"CREATE TABLE IF NOT EXISTS {self.database}.{local}{self.on_cluster} (\n{columns}\n)\n"
+                f"ENGINE = {replicated}\n{tail}"
+            ),
+            # The shard key keeps every version of a row on one shard (the span tables:
+            # a trace's spans, details and conversation rows too), so FINAL and the
+            # trace -> conversation join are correct shard by shard.
+            (
+                f"CREATE TABLE IF NOT EXISTS {self.database}.{name}{self.on_cluster} AS {self.database}.{local}\n"
+                f"ENGINE = Distributed('{self.cluster}', '{self.database}', '{local}', {shard_key})"
+            ),
         ]
 
     def storage_table(self, name: str) -> str:
@@ -101,10 +105,14 @@ class Schema:
         else:
             # One replica set across the whole cluster (no {shard}): every node sees
             # every applied version without a Distributed table.
-            engine = f"ReplicatedMergeTree('/clickhouse/tables/{self.database}/otelite_migrations', '{{shard}}-{{replica}}')"
+            engine = (
+                f"ReplicatedMergeTree('/clickhouse/tables/{self.database}/otelite_migrations', '{{shard}}-{{replica}}')"
+            )
         return [
-            f"CREATE TABLE IF NOT EXISTS {self.database}.otelite_migrations{self.on_cluster} (\n{columns}\n)\n"
-            f"ENGINE = {engine}\nORDER BY version"
+            (
+                f"CREATE TABLE IF NOT EXISTS {self.database}.otelite_migrations{self.on_cluster} (\n{columns}\n)\n"
+                f"ENGINE = {engine}\nORDER BY version"
+            )
         ]
 
 

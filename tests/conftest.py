@@ -24,7 +24,6 @@ from otelite.config import load_config
 from otelite.server import Otelite
 from tests.agent_conversation import PROJECT, Recorder, emit_conversation
 
-
 # The store backends the route- and store-level suites run against. A module opts in
 # with `pytestmark = pytest.mark.backends(*BACKENDS)`; one test changes that with its
 # own `@pytest.mark.backends(...)`. "chdb": ClickHouseStore on the in-process engine.

@@ -11,7 +11,6 @@ from store.clickhouse_schema import Schema, all_statements
 from tests.conftest import stored_spans
 
 
-
 @pytest.fixture
 def store_backend() -> str:
     return "chdb"
@@ -93,7 +92,9 @@ def test_cluster_ddl_is_replicated_behind_distributed_tables():
         "ORDER BY version"
     )
     local, distributed = statements[2], statements[3]
-    assert local.startswith("CREATE TABLE IF NOT EXISTS otel.spans_local ON CLUSTER 'team' (\n  project_id LowCardinality(String),")
+    assert local.startswith(
+        "CREATE TABLE IF NOT EXISTS otel.spans_local ON CLUSTER 'team' (\n  project_id LowCardinality(String),"
+    )
     assert local.endswith(
         "ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/otel/spans_local', '{replica}', version)\n"
         "PARTITION BY toDate(fromUnixTimestamp64Nano(start_ns))\n"
@@ -112,13 +113,18 @@ def test_cluster_ddl_is_replicated_behind_distributed_tables():
         "ReplicatedAggregatingMergeTree", "Distributed",  # trace_conversations
         "ReplicatedReplacingMergeTree", "Distributed",  # feedback
     ]  # fmt: skip
-    assert statements[-3].endswith("ENGINE = Distributed('team', 'otel', 'feedback_local', cityHash64(project_id, conversation_id))")
+    assert statements[-3].endswith(
+        "ENGINE = Distributed('team', 'otel', 'feedback_local', cityHash64(project_id, conversation_id))"
+    )
     # A new column goes on the local tables and on the Distributed table in front.
     assert statements[-2:] == [
         "ALTER TABLE otel.span_details_local ON CLUSTER 'team' ADD COLUMN IF NOT EXISTS search_text String DEFAULT '' CODEC(ZSTD(3))",
         "ALTER TABLE otel.span_details ON CLUSTER 'team' ADD COLUMN IF NOT EXISTS search_text String DEFAULT '' CODEC(ZSTD(3))",
     ]
-    assert "ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/otel/trace_conversations_local', '{replica}')" in statements[6]
+    assert (
+        "ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/otel/trace_conversations_local', '{replica}')"
+        in statements[6]
+    )
     # Retention changes go to the local tables, on every node.
     assert Schema(database="otel", cluster="team", ttl_days=7).alter_ttl("spans", "start_ns") == (
         "ALTER TABLE otel.spans_local ON CLUSTER 'team' MODIFY TTL toDateTime(fromUnixTimestamp64Nano(start_ns)) + INTERVAL 7 DAY"

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.backends(*ALL_CLIENTS)
 def test_awkward_strings_round_trip_exactly(server, make_provider, transport):
     # Quotes, backslashes, newlines and non-ASCII in every kind of column: no escaping
     # is hand-written anywhere, and none may be wrong.
-    awkward = "It's \"quoted\"\n\\ and ü {p:String} $$"
+    awkward = 'It\'s "quoted"\n\\ and ü {p:String} $$'
     tracer = make_provider(server, transport=transport, headers={"project_id": "proj-a"}).get_tracer("agent")
     with tracer.start_as_current_span(f"chat {awkward}", kind=SpanKind.CLIENT) as span:
         span.set_attribute("gen_ai.operation.name", "chat")
@@ -55,18 +55,18 @@ def test_awkward_strings_round_trip_exactly(server, make_provider, transport):
 
 
 def _row(span_id: str, trace_id: str = "a" * 32, **fields: object) -> SpanRow:
-    values: dict[str, object] = dict(
-        project_id="p",
-        trace_id=trace_id,
-        span_id=span_id,
-        parent_span_id=None,
-        name="chat",
-        kind="CLIENT",
-        start_ns=1_750_000_000_000_000_000,
-        end_ns=1_750_000_000_250_000_000,
-        status="UNSET",
-        status_message="",
-    )
+    values: dict[str, object] = {
+        "project_id": "p",
+        "trace_id": trace_id,
+        "span_id": span_id,
+        "parent_span_id": None,
+        "name": "chat",
+        "kind": "CLIENT",
+        "start_ns": 1_750_000_000_000_000_000,
+        "end_ns": 1_750_000_000_250_000_000,
+        "status": "UNSET",
+        "status_message": "",
+    }
     values.update(fields)
     return SpanRow(**values)  # type: ignore[arg-type]
 
