@@ -8,7 +8,9 @@ which in WAL mode keeps every committed transaction across a process crash
 from __future__ import annotations
 
 import sqlite3
+import logging
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -17,6 +19,9 @@ import sqlite_utils
 
 from store.model import SpanRow
 from store.schema import migrate
+
+log = logging.getLogger("otelite.store")
+CHECKPOINT_PAUSE_SECONDS = 0.05
 
 SPAN_COLUMNS = (
     "project_id, trace_id, span_id, parent_span_id, name, kind, start_ns, end_ns, duration_ms, status, "
@@ -98,6 +103,57 @@ def _details_params(row: SpanRow) -> tuple[object, ...]:
     )
 
 
+# The writer connection's page cache: index pages of a big store stay in memory.
+WRITER_CACHE_KIB = 32 * 1024
+# Above this many WAL frames (pages, 4 KiB) the writer checkpoints itself.
+MAX_WAL_FRAMES = 16_384
+
+
+def _checkpoint(conn: sqlite3.Connection) -> tuple[int, int]:
+    """A PASSIVE checkpoint; returns (frames in the WAL, frames copied to the database)."""
+    _busy, log, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    return log, copied
+
+
+class _Checkpointer:
+    """Copies committed WAL frames into the database file on its own thread.
+
+    A PASSIVE checkpoint never blocks the writer or readers, and sqlite3 releases the
+    GIL while it runs, so it uses the second core. It runs after commits (`poke`), at
+    most one at a time; durability is unchanged (a committed transaction is in the WAL).
+    """
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.wal_frames = 0
+        self._wake = threading.Event()
+        self._closing = False
+        self._thread = threading.Thread(target=self._run, name="otelite-checkpoint", daemon=True)
+        self._thread.start()
+
+    def poke(self) -> None:
+        self._wake.set()
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            if self._closing:
+                return
+            try:
+                self.wal_frames = _checkpoint(self.conn)[0]
+            except sqlite3.Error:
+                log.exception("checkpoint failed; the writer will retry")
+            # Let commits accumulate: a checkpoint per commit would copy hot pages twice.
+            time.sleep(CHECKPOINT_PAUSE_SECONDS)
+
+    def close(self) -> None:
+        self._closing = True
+        self._wake.set()
+        self._thread.join()
+        self.conn.close()
+
+
 class SQLiteStore:
     def __init__(self, path: str | Path, synchronous: str = "NORMAL") -> None:
         self.path = str(path)
@@ -107,6 +163,13 @@ class SQLiteStore:
         self._write_conn = self._connect()
         self._write_conn.execute("PRAGMA journal_mode = WAL")
         migrate(sqlite_utils.Database(self._write_conn))
+        # The writer never checkpoints on COMMIT (SQLite's default would copy the WAL back
+        # into the database inside every ~1000th commit, on the writer's clock); a
+        # checkpointer thread does it on its own connection, outside the GIL, while the
+        # writer goes on. See _Checkpointer.
+        self._write_conn.execute(f"PRAGMA cache_size = {-WRITER_CACHE_KIB}")
+        self._write_conn.execute("PRAGMA wal_autocheckpoint = 0")
+        self._checkpointer = _Checkpointer(self._connect())
         self._write_lock = threading.Lock()
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
@@ -147,6 +210,11 @@ class SQLiteStore:
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
+            if self._checkpointer.wal_frames > MAX_WAL_FRAMES:
+                # The checkpointer could not keep up (the WAL only restarts once a
+                # checkpoint has caught up with it): catch up here, between transactions.
+                self._checkpointer.wal_frames = _checkpoint(conn)[0]
+        self._checkpointer.poke()
 
     def iter_spans(self, project_id: str | None = None) -> Iterator[SpanRow]:
         """Every stored span with its details, by project, trace and start time.
@@ -182,5 +250,6 @@ class SQLiteStore:
             for conn in self._readers:
                 conn.close()
             self._readers.clear()
+        self._checkpointer.close()
         with self._write_lock:
             self._write_conn.close()
