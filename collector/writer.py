@@ -32,7 +32,7 @@ class WriterClosed(Exception):
 
 
 class BatchWriter:
-    def __init__(self, store: Store, max_queue_spans: int = 100_000, max_batch_spans: int = 20_000) -> None:
+    def __init__(self, store: Store, max_queue_spans: int = 20_000, max_batch_spans: int = 10_000) -> None:
         self.store = store
         self.max_queue_spans = max_queue_spans
         self.max_batch_spans = max_batch_spans
