@@ -6,9 +6,13 @@ from collections.abc import Sequence
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from api.http import JSONResponse, RequestInvalid, request_invalid
+from api.openapi import openapi_document
+from api.routes import api_routes
+from otelite import __version__
 from store.base import Store
 
 
@@ -16,7 +20,17 @@ def create_app(store: Store, extra_routes: Sequence[BaseRoute] = ()) -> Starlett
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
-    routes: list[BaseRoute] = [Route("/health", health, methods=["GET"]), *extra_routes]
-    app = Starlette(routes=routes)
+    document = openapi_document(__version__)
+
+    async def openapi(request: Request) -> Response:
+        return JSONResponse(document)
+
+    routes: list[BaseRoute] = [
+        Route("/health", health, methods=["GET"]),
+        Route("/openapi.json", openapi, methods=["GET"]),
+        *api_routes(),
+        *extra_routes,
+    ]
+    app = Starlette(routes=routes, exception_handlers={RequestInvalid: request_invalid})
     app.state.store = store
     return app
