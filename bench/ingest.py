@@ -512,7 +512,12 @@ def machine() -> str:
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), "?")
     return (f"{os.cpu_count()} cores, {cpu}; Python {sys.version.split()[0]}; SQLite {sqlite3.sqlite_version}; "
-            f"grpcio {grpc.__version__}")
+            f"grpcio {grpc.__version__}; {load()}")
+
+
+def load() -> str:
+    """Other processes compete for the same cores: say how busy the machine was."""
+    return "load average " + " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 def main() -> None:
@@ -557,6 +562,7 @@ def main() -> None:
                 print(f"{transport:<8} {rate:>9,.0f} spans/s acknowledged, {args.threads} client threads{ratio}", flush=True)
         if args.soak:
             soak(args.soak, bodies, args.spans_per_request, args.soak_threads, directory, args.soak_queue)
+    print(f"done; {load()}")
 
 
 if __name__ == "__main__":

@@ -69,6 +69,21 @@ WHERE project_id = :project_id
   AND (:started_before IS NULL OR start_ns < :started_before)
 ORDER BY conversation_id, start_ns, span_id
 """
+# The same walk of the covering index, with SQLite writing the route's JSON: one row
+# per conversation. The GROUP BY is served by that index scan, so each array is in
+# (start_ns, span_id) order, the mini-map order (SQLite < 3.44 has no ORDER BY inside
+# an aggregate; tests/test_query_speed.py checks the order).
+MINIMAP_JSON = """
+SELECT conversation_id,
+       json_group_array(json_object('operation_name', COALESCE(operation_name, name), 'trace_id', trace_id,
+                                    'span_id', span_id, 'status', status, 'duration_ms', duration_ms))
+FROM spans INDEXED BY spans_by_conversation
+WHERE project_id = :project_id
+  AND conversation_id IN (SELECT value FROM json_each(:conversation_ids))
+  AND (:started_after IS NULL OR start_ns >= :started_after)
+  AND (:started_before IS NULL OR start_ns < :started_before)
+GROUP BY conversation_id
+"""
 # Without INDEXED BY the planner may pick the primary key to serve GROUP BY trace_id and
 # scan the whole project; the conversation index covers this query.
 CONVERSATION_TURNS = """
@@ -302,6 +317,21 @@ class SQLiteStore:
             "started_before": started_before_ns,
         }
         return [MiniMapSpan(*row) for row in self.reader().execute(MINIMAP, params)]
+
+    def conversation_minimap_json(
+        self,
+        project_id: str,
+        conversation_ids: Sequence[str],
+        started_after_ns: int | None = None,
+        started_before_ns: int | None = None,
+    ) -> dict[str, str]:
+        params = {
+            "project_id": project_id,
+            "conversation_ids": _json(list(conversation_ids)),
+            "started_after": started_after_ns,
+            "started_before": started_before_ns,
+        }
+        return dict(self.reader().execute(MINIMAP_JSON, params).fetchall())
 
     def conversation_turns(self, project_id: str, conversation_id: str) -> list[Turn]:
         params = {"project_id": project_id, "conversation_id": conversation_id}
