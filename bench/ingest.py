@@ -413,7 +413,8 @@ def measure_server(
     spy = None
     if py_spy:
         # Samples every thread of the server while the clients send; collapsed stacks.
-        spy = subprocess.Popen(["py-spy", "record", "--pid", str(server.process.pid), "--threads", *os.environ.get("PYSPY_FLAGS", "--idle").split(),
+        beside = Path(sys.executable).parent / "py-spy"  # installed in this venv by the bench extra
+        spy = subprocess.Popen([str(beside) if beside.exists() else "py-spy", "record", "--pid", str(server.process.pid), "--threads", *os.environ.get("PYSPY_FLAGS", "--idle").split(),
                                 "--format", "raw", "--rate", "200", "-o", f"{py_spy}.{transport}.txt"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(1)
