@@ -9,14 +9,21 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from api.events import Broadcaster, event_routes
 from api.http import JSONResponse, RequestInvalid, request_invalid
 from api.openapi import openapi_document
+from api.page import page_routes
 from api.routes import api_routes
 from otelite import __version__
 from store.base import Store
 
 
-def create_app(store: Store, extra_routes: Sequence[BaseRoute] = ()) -> Starlette:
+def create_app(
+    store: Store, extra_routes: Sequence[BaseRoute] = (), broadcaster: Broadcaster | None = None
+) -> Starlette:
+    """`broadcaster` feeds GET /agents/events; the composition root has the writer publish
+    to it after each commit (without one, the stream stays open and quiet)."""
+
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
@@ -29,6 +36,8 @@ def create_app(store: Store, extra_routes: Sequence[BaseRoute] = ()) -> Starlett
         Route("/health", health, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
         *api_routes(),
+        *event_routes(broadcaster or Broadcaster()),
+        *page_routes(),
         *extra_routes,
     ]
     app = Starlette(routes=routes, exception_handlers={RequestInvalid: request_invalid})

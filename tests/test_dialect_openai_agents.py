@@ -283,7 +283,13 @@ def test_agents_run_reads_as_a_chat(instrumented):
         {
             "type": "agent_start",
             "agent_name": "triage_agent",
-            "agent_start": {"model": None, "system_instructions": None, "tool_definitions": None, "status": "OK"},
+            # The agent span names no model; its first model call does.
+            "agent_start": {
+                "model": "gpt-4o-2024-08-06",
+                "system_instructions": None,
+                "tool_definitions": None,
+                "status": "OK",
+            },
         },
         {
             "type": "user_message",
@@ -298,7 +304,13 @@ def test_agents_run_reads_as_a_chat(instrumented):
         {
             "type": "agent_start",
             "agent_name": "weather_agent",
-            "agent_start": {"model": None, "system_instructions": None, "tool_definitions": None, "status": "OK"},
+            # The agent span names no model; its first model call does.
+            "agent_start": {
+                "model": "gpt-4o-2024-08-06",
+                "system_instructions": None,
+                "tool_definitions": None,
+                "status": "OK",
+            },
         },
         {
             "type": "tool_call",
