@@ -61,7 +61,8 @@ def conversation_rows(rng: random.Random, index: int, start_ns: int) -> list[Spa
         root, chat1, tool, chat2 = (f"{rng.getrandbits(64):016x}" for _ in range(4))
         t0 = start_ns + turn * 90_000 * ms
         call_id = f"call_{rng.getrandbits(40):010x}"
-        user = {"role": "user", "parts": [{"type": "text", "content": _text(rng, 20)}]}
+        # ticketN: a word only this conversation's users type, for the list's text search.
+        user = {"role": "user", "parts": [{"type": "text", "content": f"ticket{index} " + _text(rng, 20)}]}
         call = {"role": "assistant", "parts": [{"type": "tool_call", "id": call_id, "name": "lookup_order", "arguments": {"order_id": f"A{turn}"}}]}
         result = {"role": "tool", "parts": [{"type": "tool_call_response", "id": call_id, "response": _text(rng, 25)}]}
         answer = {"role": "assistant", "parts": [{"type": "text", "content": _text(rng, 50)}], "finish_reason": "stop"}
@@ -167,12 +168,24 @@ def measure(path: Path, spans: int, runs: int, seed: int = 7) -> dict[str, tuple
                 # 13.8 MB of JSON: a Python client spends a good part of the time above
                 # receiving it; curl's own timer shows what the server takes.
                 times = curl_times(server.http_port, "/agents/conversations/spans", {"project_id": PROJECT, "conversation_ids": ids}, max(5, runs // 10))
-                results["mini-map, timed by curl"] = (pct(times, 50), pct(times, 99))
+                results["mini-map by curl"] = (pct(times, 50), pct(times, 99))
 
             # conversation list: first page, newest first (the route is issue 7's)
             if client.post("/agents/conversations", json={"project_id": PROJECT}).status_code != 404:
                 times, response = timed(client, "/agents/conversations", {"project_id": PROJECT}, runs)
-                results["list (first page)"] = (pct(times, 50), pct(times, 99))
+                assert len(response.json()["conversations"]) == min(50, conversations), response.text[:300]
+                results["list first page (50)"] = (pct(times, 50), pct(times, 99))
+                times, response = timed(client, "/agents/conversations", {"project_id": PROJECT, "offset": conversations // 2}, runs)
+                results["list middle page"] = (pct(times, 50), pct(times, 99))
+                search_times: list[float] = []
+                for _ in range(max(5, runs // 4)):
+                    wanted = rng.randrange(conversations)
+                    body = {"project_id": PROJECT, "search": f"ticket{wanted} refund"}
+                    times, response = timed(client, "/agents/conversations", body, 1)
+                    found = [c["conversation_id"] for c in response.json()["conversations"]]
+                    assert f"conv-{wanted:07d}" in found, found[:5]
+                    search_times += times
+                results["list search (2 words)"] = (pct(search_times, 50), pct(search_times, 99))
     finally:
         server.stop()
     return results
@@ -207,7 +220,7 @@ def main() -> None:
                 key = name_small.split(" (")[0]
                 match = next(((n, v) for n, v in table[big].items() if n.split(" (")[0] == key), None)
                 if match:
-                    print(f"  {key:<10} {p50_small:7.1f} ms -> {match[1][0]:7.1f} ms  ({match[1][0] / p50_small:.2f}x)")
+                    print(f"  {key:<20} {p50_small:7.1f} ms -> {match[1][0]:7.1f} ms  ({match[1][0] / p50_small:.2f}x)")
 
 
 def _count(path: Path) -> int:
