@@ -62,7 +62,7 @@ def conversation_rows(rng: random.Random, index: int, start_ns: int) -> list[Spa
         t0 = start_ns + turn * 90_000 * ms
         call_id = f"call_{rng.getrandbits(40):010x}"
         # ticketN: a word only this conversation's users type, for the list's text search.
-        user = {"role": "user", "parts": [{"type": "text", "content": f"ticket{index} " + _text(rng, 20)}]}
+        user = {"role": "user", "parts": [{"type": "text", "content": f"ticket{index:07d} " + _text(rng, 20)}]}
         call = {"role": "assistant", "parts": [{"type": "tool_call", "id": call_id, "name": "lookup_order", "arguments": {"order_id": f"A{turn}"}}]}
         result = {"role": "tool", "parts": [{"type": "tool_call_response", "id": call_id, "response": _text(rng, 25)}]}
         answer = {"role": "assistant", "parts": [{"type": "text", "content": _text(rng, 50)}], "finish_reason": "stop"}
@@ -180,7 +180,7 @@ def measure(path: Path, spans: int, runs: int, seed: int = 7) -> dict[str, tuple
                 search_times: list[float] = []
                 for _ in range(max(5, runs // 4)):
                     wanted = rng.randrange(conversations)
-                    body = {"project_id": PROJECT, "search": f"ticket{wanted} refund"}
+                    body = {"project_id": PROJECT, "search": f"ticket{wanted:07d} refund"}
                     times, response = timed(client, "/agents/conversations", body, 1)
                     found = [c["conversation_id"] for c in response.json()["conversations"]]
                     assert f"conv-{wanted:07d}" in found, found[:5]
