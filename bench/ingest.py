@@ -44,7 +44,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue  # noqa: E402
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status  # noqa: E402
 
-from store.schema import migrate  # noqa: E402
+from store.schema import INSERT_SPAN_TEXT, INSERT_SPAN_TEXT_KEY, migrate  # noqa: E402
+from store.search_text import searchable_text  # noqa: E402
 from store.sqlite import WRITER_CACHE_KIB  # noqa: E402
 
 EXPORT_METHOD = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
@@ -235,7 +236,9 @@ def floor_rows(bodies: list[bytes]) -> tuple[list[tuple], list[tuple]]:
     return spans, details
 
 
-def measure_floor(rows: tuple[list[tuple], list[tuple]], path: Path, batch: int, autocheckpoint: bool) -> float:
+def measure_floor(
+    rows: tuple[list[tuple], list[tuple]], path: Path, batch: int, autocheckpoint: bool, with_text: bool = False
+) -> float:
     """executemany in transactions of `batch` rows, with otelite's page cache size.
 
     autocheckpoint=False is the strongest floor: no WAL checkpoint during the timing at
@@ -256,6 +259,11 @@ def measure_floor(rows: tuple[list[tuple], list[tuple]], path: Path, batch: int,
         conn.execute("BEGIN")
         conn.executemany(insert_span, spans[i : i + batch])
         conn.executemany(insert_details, details[i : i + batch])
+        if with_text:  # the search index otelite also keeps: span_text keys + FTS5 rows
+            texts = [(d[0], d[1], d[2], searchable_text(orjson.loads(d[9]))) for d in details[i : i + batch]]
+            texts = [t for t in texts if t[3]]
+            conn.executemany(INSERT_SPAN_TEXT_KEY, (t[:3] for t in texts))
+            conn.executemany(INSERT_SPAN_TEXT, texts)
         conn.execute("COMMIT")
     elapsed = time.perf_counter() - started
     assert conn.execute("SELECT count(*) FROM spans").fetchone()[0] == len(spans)
@@ -578,7 +586,7 @@ def main() -> None:
             profile(bodies, directory, args.spans_per_request)
             return
         only = set(args.only or ("floor", "grpc", "http"))
-        floor = None
+        floor = text = None
         if "floor" in only:
             rows = floor_rows(bodies)
             floor = measure_floor(rows, directory / "floor.db", args.floor_batch, autocheckpoint=False)
@@ -586,11 +594,13 @@ def main() -> None:
                   " no checkpoint while timed (the ratios below are to this)", flush=True)
             plain = measure_floor(rows, directory / "floor-autocheckpoint.db", args.floor_batch, autocheckpoint=True)
             print(f"         {plain:>9,.0f} spans/s  the same with SQLite's default autocheckpoint", flush=True)
+            text = measure_floor(rows, directory / "floor-text.db", args.floor_batch, autocheckpoint=False, with_text=True)
+            print(f"         {text:>9,.0f} spans/s  the first plus the full-text rows otelite keeps for search", flush=True)
             del rows
         for transport in ("grpc", "http"):
             if transport in only:
                 rate = measure_server(transport, bodies, args.spans_per_request, args.threads, directory, args.py_spy)
-                ratio = f"  {rate / floor:.2f}x floor" if floor else ""
+                ratio = f"  {rate / floor:.2f}x floor ({rate / text:.2f}x the floor with full-text rows)" if floor and text else ""
                 print(f"{transport:<8} {rate:>9,.0f} spans/s acknowledged, {args.threads} client threads{ratio}", flush=True)
         if args.soak:
             soak(args.soak, bodies, args.spans_per_request, args.soak_threads, directory, args.soak_queue)
