@@ -546,6 +546,14 @@ def stage_costs(bodies: list[bytes], spans_per_request: int) -> None:
         cost("store row tuples + JSON (details)", lambda: [sqlite_store._details_params(r) for r in rows])
     finally:
         gc.enable()
+    import tracemalloc
+
+    tracemalloc.start()
+    rows = [normalize(s, "default") for b in bodies[:20] for s in decode_protobuf(b).spans]
+    size, _ = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    print(f"  memory of a normalised row: {size / len(rows):,.0f} bytes/span "
+          f"(its protobuf: {sum(map(len, bodies[:20])) / len(rows):,.0f}); this is what a queued span holds")
 
 
 def machine() -> str:
