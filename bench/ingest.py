@@ -544,6 +544,11 @@ def stage_costs(bodies: list[bytes], spans_per_request: int) -> None:
         rows = cost("normalise (all dialect adapters)", lambda: [normalize(s, "default") for s in records])
         cost("store row tuples (spans)", lambda: [sqlite_store._span_params(r) for r in rows])
         cost("store row tuples + JSON (details)", lambda: [sqlite_store._details_params(r) for r in rows])
+        with tempfile.TemporaryDirectory(prefix="otelite-stage-") as tmp:
+            store = sqlite_store.SQLiteStore(Path(tmp) / "stage.db")
+            batches = [rows[i : i + 200] for i in range(0, len(rows), 200)]
+            cost("write_spans, 200 per transaction", lambda: [store.write_spans(b) for b in batches])
+            store.close()
     finally:
         gc.enable()
     import tracemalloc
