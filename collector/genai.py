@@ -50,8 +50,8 @@ class GenAI:
             setattr(self, name, value)
 
     def content(self) -> dict[str, Any]:
-        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name in CONTENT_FIELDS}
-        return {k: v for k, v in out.items() if v is not None}
+        # Runs once per span: a fixed tuple of names, not dataclasses.fields() each time.
+        return {name: value for name in _CONTENT_ORDER if (value := getattr(self, name)) is not None}
 
 
 CONTENT_FIELDS = frozenset(
@@ -114,3 +114,6 @@ def as_text(value: Any) -> str | None:
 
 def text_message(role: str, text: str) -> Message:
     return {"role": role, "parts": [{"type": "text", "content": text}]}
+
+# The content fields in declaration order, which is the order of the stored document.
+_CONTENT_ORDER = tuple(f.name for f in fields(GenAI) if f.name in CONTENT_FIELDS)

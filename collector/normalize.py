@@ -8,7 +8,6 @@ span carries several dialects at once.
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict
 
 from collector.dialects import ADAPTERS
 from collector.genai import GenAI
@@ -49,8 +48,9 @@ def normalize(span: SpanRecord, project_id: str) -> SpanRow:
         tool_name=genai.tool_name,
         tool_call_id=genai.tool_call_id,
         attributes=span.attributes,
-        events=[asdict(e) for e in span.events],
-        links=[asdict(link) for link in span.links],
+        # Built by hand: dataclasses.asdict deep-copies every attribute value.
+        events=[{"name": e.name, "time_ns": e.time_ns, "attributes": e.attributes} for e in span.events],
+        links=[{"trace_id": k.trace_id, "span_id": k.span_id, "attributes": k.attributes} for k in span.links],
         resource=span.resource,
         scope={"name": span.scope_name, "version": span.scope_version},
         content=genai.content(),

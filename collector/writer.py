@@ -32,12 +32,13 @@ class WriterClosed(Exception):
 
 
 class BatchWriter:
-    def __init__(self, store: Store, max_queue_spans: int = 100_000, max_batch_spans: int = 20_000) -> None:
+    def __init__(self, store: Store, max_queue_spans: int = 20_000, max_batch_spans: int = 10_000) -> None:
         self.store = store
         self.max_queue_spans = max_queue_spans
         self.max_batch_spans = max_batch_spans
         self._queue: deque[tuple[Sequence[SpanRow], Future[None]]] = deque()
         self._queued_spans = 0
+        self._writing_spans = 0
         self._closing = False
         self._cond = threading.Condition()
         self._listeners: list[Callable[[Sequence[SpanRow]], None]] = []
@@ -67,7 +68,13 @@ class BatchWriter:
 
     @property
     def queued_spans(self) -> int:
+        """Spans accepted and waiting for the writer (what max_queue_spans bounds)."""
         return self._queued_spans
+
+    @property
+    def writing_spans(self) -> int:
+        """Spans in the transaction the writer is committing now."""
+        return self._writing_spans
 
     def close(self) -> None:
         """Stop taking spans, write everything already accepted, then return."""
@@ -89,6 +96,7 @@ class BatchWriter:
                 batch.append(item)
                 spans += len(item[0])
             self._queued_spans -= spans
+            self._writing_spans = spans
             return batch
 
     def _run(self) -> None:
@@ -104,6 +112,7 @@ class BatchWriter:
                 for _, future in batch:
                     future.set_result(None)
                 self._notify([row for rows, _ in batch for row in rows])
+            self._writing_spans = 0
 
     def _write_one(self, rows: Sequence[SpanRow], future: Future[None]) -> None:
         try:

@@ -19,8 +19,11 @@ class Limits:
 
 @dataclass(slots=True)
 class WriterSettings:
-    max_queue_spans: int = 200_000
-    max_batch_spans: int = 20_000
+    # A queued span costs about 5x its protobuf size in Python objects (6 KB for a span
+    # with 1 KB of messages): these bounds keep the queue and the batch being written
+    # to about 200 MB for such spans (docs/performance.md).
+    max_queue_spans: int = 20_000
+    max_batch_spans: int = 10_000
 
 
 @dataclass(slots=True)

@@ -8,7 +8,9 @@ which in WAL mode keeps every committed transaction across a process crash
 from __future__ import annotations
 
 import sqlite3
+import logging
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -28,6 +30,9 @@ from store.model import (
 )
 from store.schema import INSERT_SPAN_TEXT, INSERT_SPAN_TEXT_KEY, migrate
 from store.search_text import searchable_text
+
+log = logging.getLogger("otelite.store")
+CHECKPOINT_PAUSE_SECONDS = 0.05
 
 SPAN_COLUMNS = (
     "project_id, trace_id, span_id, parent_span_id, name, kind, start_ns, end_ns, duration_ms, status, "
@@ -70,12 +75,15 @@ SELECT project_id, trace_id, span_id FROM spans WHERE project_id = ? AND trace_i
 LIST_SPAN = "INSERT OR IGNORE INTO temp.stat_spans (project_id, trace_id, span_id) VALUES (?, ?, ?)"
 
 # Conversations with a span whose text matches :{param}. The conversation is read from
-# `spans`, so a trace adopted into its named conversation is found there.
+# `spans`, so a trace adopted into its named conversation is found there. CROSS JOIN
+# fixes the join order: the full-text match is the outer loop. With plain JOINs the
+# planner walked every span of the project and re-ran the match for each one (2 s for
+# a 10,000-span store, bench/query.py).
 CONVERSATIONS_MATCHING = """
 SELECT s.conversation_id
 FROM span_text_fts
-JOIN span_text t ON t.id = span_text_fts.rowid
-JOIN spans s ON s.project_id = t.project_id AND s.trace_id = t.trace_id AND s.span_id = t.span_id
+CROSS JOIN span_text t ON t.id = span_text_fts.rowid
+CROSS JOIN spans s ON s.project_id = t.project_id AND s.trace_id = t.trace_id AND s.span_id = t.span_id
 WHERE span_text_fts MATCH :{param} AND t.project_id = :project_id
 """
 # Words of a search used at most (each is one full-text lookup).
@@ -102,6 +110,21 @@ WHERE project_id = :project_id
   AND (:started_after IS NULL OR start_ns >= :started_after)
   AND (:started_before IS NULL OR start_ns < :started_before)
 ORDER BY conversation_id, start_ns, span_id
+"""
+# The same walk of the covering index, with SQLite writing the route's JSON: one row
+# per conversation. The GROUP BY is served by that index scan, so each array is in
+# (start_ns, span_id) order, the mini-map order (SQLite < 3.44 has no ORDER BY inside
+# an aggregate; tests/test_query_speed.py checks the order).
+MINIMAP_JSON = """
+SELECT conversation_id,
+       json_group_array(json_object('operation_name', COALESCE(operation_name, name), 'trace_id', trace_id,
+                                    'span_id', span_id, 'status', status, 'duration_ms', duration_ms))
+FROM spans INDEXED BY spans_by_conversation
+WHERE project_id = :project_id
+  AND conversation_id IN (SELECT value FROM json_each(:conversation_ids))
+  AND (:started_after IS NULL OR start_ns >= :started_after)
+  AND (:started_before IS NULL OR start_ns < :started_before)
+GROUP BY conversation_id
 """
 # Without INDEXED BY the planner may pick the primary key to serve GROUP BY trace_id and
 # scan the whole project; the conversation index covers this query.
@@ -185,6 +208,57 @@ def _details_params(row: SpanRow) -> tuple[object, ...]:
     )
 
 
+# The writer connection's page cache: index pages of a big store stay in memory.
+WRITER_CACHE_KIB = 32 * 1024
+# Above this many WAL frames (pages, 4 KiB) the writer checkpoints itself.
+MAX_WAL_FRAMES = 16_384
+
+
+def _checkpoint(conn: sqlite3.Connection) -> tuple[int, int]:
+    """A PASSIVE checkpoint; returns (frames in the WAL, frames copied to the database)."""
+    _busy, log, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    return log, copied
+
+
+class _Checkpointer:
+    """Copies committed WAL frames into the database file on its own thread.
+
+    A PASSIVE checkpoint never blocks the writer or readers, and sqlite3 releases the
+    GIL while it runs, so it uses the second core. It runs after commits (`poke`), at
+    most one at a time; durability is unchanged (a committed transaction is in the WAL).
+    """
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.wal_frames = 0
+        self._wake = threading.Event()
+        self._closing = False
+        self._thread = threading.Thread(target=self._run, name="otelite-checkpoint", daemon=True)
+        self._thread.start()
+
+    def poke(self) -> None:
+        self._wake.set()
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            if self._closing:
+                return
+            try:
+                self.wal_frames = _checkpoint(self.conn)[0]
+            except sqlite3.Error:
+                log.exception("checkpoint failed; the writer will retry")
+            # Let commits accumulate: a checkpoint per commit would copy hot pages twice.
+            time.sleep(CHECKPOINT_PAUSE_SECONDS)
+
+    def close(self) -> None:
+        self._closing = True
+        self._wake.set()
+        self._thread.join()
+        self.conn.close()
+
+
 class SQLiteStore:
     def __init__(self, path: str | Path, synchronous: str = "NORMAL") -> None:
         self.path = str(path)
@@ -194,6 +268,13 @@ class SQLiteStore:
         self._write_conn = self._connect()
         self._write_conn.execute("PRAGMA journal_mode = WAL")
         migrate(sqlite_utils.Database(self._write_conn))
+        # The writer never checkpoints on COMMIT (SQLite's default would copy the WAL back
+        # into the database inside every ~1000th commit, on the writer's clock); a
+        # checkpointer thread does it on its own connection, outside the GIL, while the
+        # writer goes on. See _Checkpointer.
+        self._write_conn.execute(f"PRAGMA cache_size = {-WRITER_CACHE_KIB}")
+        self._write_conn.execute("PRAGMA wal_autocheckpoint = 0")
+        self._checkpointer = _Checkpointer(self._connect())
         self._write_conn.executescript(stats.CREATE_TEMP)
         self._write_lock = threading.Lock()
         self._local = threading.local()
@@ -254,6 +335,11 @@ class SQLiteStore:
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
+            if self._checkpointer.wal_frames > MAX_WAL_FRAMES:
+                # The checkpointer could not keep up (the WAL only restarts once a
+                # checkpoint has caught up with it): catch up here, between transactions.
+                self._checkpointer.wal_frames = _checkpoint(conn)[0]
+        self._checkpointer.poke()
 
     def iter_spans(self, project_id: str | None = None) -> Iterator[SpanRow]:
         """Every stored span with its details, by project, trace and start time.
@@ -359,6 +445,21 @@ class SQLiteStore:
         }
         return [MiniMapSpan(*row) for row in self.reader().execute(MINIMAP, params)]
 
+    def conversation_minimap_json(
+        self,
+        project_id: str,
+        conversation_ids: Sequence[str],
+        started_after_ns: int | None = None,
+        started_before_ns: int | None = None,
+    ) -> dict[str, str]:
+        params = {
+            "project_id": project_id,
+            "conversation_ids": _json(list(conversation_ids)),
+            "started_after": started_after_ns,
+            "started_before": started_before_ns,
+        }
+        return dict(self.reader().execute(MINIMAP_JSON, params).fetchall())
+
     def conversation_turns(self, project_id: str, conversation_id: str) -> list[Turn]:
         params = {"project_id": project_id, "conversation_id": conversation_id}
         return [Turn(*row) for row in self.reader().execute(CONVERSATION_TURNS, params)]
@@ -405,5 +506,6 @@ class SQLiteStore:
             for conn in self._readers:
                 conn.close()
             self._readers.clear()
+        self._checkpointer.close()
         with self._write_lock:
             self._write_conn.close()

@@ -20,8 +20,15 @@ ASSOCIATION = "traceloop.association.properties."
 CONVERSATION_KEYS = ("session_id", "sessionId", "thread_id", "threadId", "conversation_id", "conversationId")
 
 
+# Every key this adapter reads starts with one of these. Checked once per span, so a
+# span of another dialect costs one pass over its keys instead of three unflatten scans.
+KEY_PREFIXES = ("traceloop.", "llm.", "gen_ai.prompt.", "gen_ai.completion.", "gen_ai.usage.reasoning_tokens")
+
+
 def apply(span: SpanRecord, genai: GenAI) -> None:
     attrs = span.attributes
+    if not any(key.startswith(KEY_PREFIXES) for key in attrs):
+        return
     kind = as_str(attrs.get("traceloop.span.kind"))
     genai.set("operation_name", REQUEST_TYPES.get(as_str(attrs.get("llm.request.type")) or ""))
     genai.set("operation_name", SPAN_KINDS.get(kind or ""))

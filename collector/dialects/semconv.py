@@ -81,6 +81,8 @@ def messages(value: Any, default_role: str) -> list[Message] | None:
         value = [value]
     if not isinstance(value, list):
         return None
+    if all(_is_semconv_message(item) for item in value):
+        return value  # already in the normalised shape (the common case): nothing to rebuild
     out: list[Message] = []
     for item in value:
         if isinstance(item, dict) and "parts" not in item and "content" in item:
@@ -96,6 +98,13 @@ def messages(value: Any, default_role: str) -> list[Message] | None:
         elif isinstance(item, str):
             out.append(text_message(default_role, item))
     return out
+
+
+def _is_semconv_message(item: Any) -> bool:
+    if type(item) is not dict:
+        return False
+    role, item_parts = item.get("role"), item.get("parts")
+    return type(role) is str and role != "" and type(item_parts) is list and all(type(p) is dict for p in item_parts)
 
 
 def parts(value: Any) -> list[dict[str, Any]] | None:

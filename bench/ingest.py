@@ -1,0 +1,624 @@
+"""Ingest benchmark: otelite against the SQLite floor, measured in one run.
+
+    python bench/ingest.py                 # about a minute on 2 cores
+    python bench/ingest.py --requests 200  # quicker
+    python bench/ingest.py --soak 60       # plus: resident size under a minute of flat-out load
+    python bench/ingest.py --profile       # pyinstrument profile of the in-process hot path
+
+It builds OTLP ExportTraceServiceRequests of 100 realistic GenAI spans each (about 1 KB of
+message JSON per span) and measures:
+
+  floor  a plain executemany of equivalent rows into a fresh WAL file with otelite's own
+         tables and indexes (store.schema.migrate) -- what SQLite alone can do;
+  grpc   `otelite serve` in a subprocess, sent the pre-serialised requests over raw gRPC
+         (TraceService/Export with bytes in) from N client threads; acknowledged spans/s;
+  http   the same over OTLP/HTTP protobuf (POST /v1/traces).
+
+Every rate is printed with its ratio to the floor. The issue's target is grpc >= 0.6x.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import random
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import grpc  # noqa: E402
+import orjson  # noqa: E402
+import sqlite_utils  # noqa: E402
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest  # noqa: E402
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue  # noqa: E402
+from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status  # noqa: E402
+
+from store.schema import INSERT_SPAN_TEXT, INSERT_SPAN_TEXT_KEY, migrate  # noqa: E402
+from store.search_text import searchable_text  # noqa: E402
+from store.sqlite import WRITER_CACHE_KIB  # noqa: E402
+
+EXPORT_METHOD = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+SPANS_PER_TURN = 4
+TRACE_PREFIX = b"\xa1\x7e\x11\x7e"  # chat, execute_tool, chat, then the invoke_agent root that ends last
+WORDS = (
+    "the agent reads the ticket and checks the order status before it answers the customer "
+    "about a refund for a damaged parcel that arrived late last week with a missing item"
+).split()
+
+
+# --------------------------------------------------------------------------- requests
+
+
+def _text(rng: random.Random, approx_bytes: int) -> str:
+    out: list[str] = []
+    size = 0
+    while size < approx_bytes:
+        word = rng.choice(WORDS)
+        out.append(word)
+        size += len(word) + 1
+    return " ".join(out)
+
+
+def _kv(key: str, value: object) -> KeyValue:
+    if isinstance(value, bool):
+        return KeyValue(key=key, value=AnyValue(bool_value=value))
+    if isinstance(value, int):
+        return KeyValue(key=key, value=AnyValue(int_value=value))
+    if isinstance(value, float):
+        return KeyValue(key=key, value=AnyValue(double_value=value))
+    return KeyValue(key=key, value=AnyValue(string_value=str(value)))
+
+
+def _messages(*messages: dict) -> str:
+    return orjson.dumps(list(messages)).decode()
+
+
+def _turn_spans(rng: random.Random, conversation: str, turn: int, start_ns: int) -> list[Span]:
+    """One agent turn as the OTel GenAI conventions describe it, in export order:
+    the children end (and are exported) before the root that names the conversation."""
+    # A fixed first 4 bytes, so that a soak can make fresh traces by rewriting them.
+    trace_id = TRACE_PREFIX + rng.randbytes(12)
+    root_id, chat1_id, tool_id, chat2_id = (rng.randbytes(8) for _ in range(4))
+    question = _text(rng, 120)
+    call_id = f"call_{rng.getrandbits(48):012x}"
+    tool_args = orjson.dumps({"order_id": f"A{rng.randrange(10**6)}", "include": ["items", "shipping"]}).decode()
+    tool_result = orjson.dumps({"status": "delivered", "note": _text(rng, 160)}).decode()
+    answer = _text(rng, 300)
+    system = "You are a helpful support agent. Be brief and accurate."
+    ms = 1_000_000
+
+    def span(span_id: bytes, parent: bytes, name: str, kind: int, t0: int, t1: int, attrs: dict) -> Span:
+        return Span(
+            trace_id=trace_id,
+            span_id=span_id,
+            parent_span_id=parent,
+            name=name,
+            kind=kind,
+            start_time_unix_nano=start_ns + t0 * ms,
+            end_time_unix_nano=start_ns + t1 * ms,
+            status=Status(code=Status.STATUS_CODE_OK),
+            attributes=[_kv(k, v) for k, v in attrs.items()],
+        )
+
+    chat_common = {
+        "gen_ai.provider.name": "openai",
+        "gen_ai.request.model": "gpt-4o",
+        "gen_ai.response.model": "gpt-4o-2024-08-06",
+        "gen_ai.request.temperature": 0.2,
+        "gen_ai.agent.name": "support",
+        "server.address": "api.openai.com",
+    }
+    user = {"role": "user", "parts": [{"type": "text", "content": question}]}
+    call = {"role": "assistant", "parts": [{"type": "tool_call", "id": call_id, "name": "lookup_order", "arguments": orjson.loads(tool_args)}]}
+    response = {"role": "tool", "parts": [{"type": "tool_call_response", "id": call_id, "response": tool_result}]}
+    final = {"role": "assistant", "parts": [{"type": "text", "content": answer}], "finish_reason": "stop"}
+    chat1 = span(chat1_id, root_id, "chat gpt-4o", Span.SPAN_KIND_CLIENT, 5, 900, {
+        "gen_ai.operation.name": "chat", **chat_common,
+        "gen_ai.response.id": f"chatcmpl-{rng.getrandbits(64):016x}",
+        "gen_ai.response.finish_reasons": "tool_calls",
+        "gen_ai.usage.input_tokens": rng.randrange(200, 4000),
+        "gen_ai.usage.output_tokens": rng.randrange(10, 60),
+        "gen_ai.system_instructions": _messages({"type": "text", "content": system}),
+        "gen_ai.input.messages": _messages(user),
+        "gen_ai.output.messages": _messages({**call, "finish_reason": "tool_calls"}),
+    })
+    tool = span(tool_id, root_id, "execute_tool lookup_order", Span.SPAN_KIND_INTERNAL, 905, 1100, {
+        "gen_ai.operation.name": "execute_tool",
+        "gen_ai.tool.name": "lookup_order",
+        "gen_ai.tool.call.id": call_id,
+        "gen_ai.tool.type": "function",
+        "gen_ai.tool.call.arguments": tool_args,
+        "gen_ai.tool.call.result": tool_result,
+        "gen_ai.input.messages": _messages(call),
+        "gen_ai.output.messages": _messages(response),
+    })
+    chat2 = span(chat2_id, root_id, "chat gpt-4o", Span.SPAN_KIND_CLIENT, 1105, 2600, {
+        "gen_ai.operation.name": "chat", **chat_common,
+        "gen_ai.response.id": f"chatcmpl-{rng.getrandbits(64):016x}",
+        "gen_ai.response.finish_reasons": "stop",
+        "gen_ai.usage.input_tokens": rng.randrange(300, 5000),
+        "gen_ai.usage.output_tokens": rng.randrange(50, 400),
+        "gen_ai.usage.reasoning.output_tokens": rng.randrange(0, 200),
+        "gen_ai.input.messages": _messages(user, call, response),
+        "gen_ai.output.messages": _messages(final),
+    })
+    root = span(root_id, b"", "invoke_agent support", Span.SPAN_KIND_INTERNAL, 0, 2610, {
+        "gen_ai.operation.name": "invoke_agent",
+        "gen_ai.agent.name": "support",
+        "gen_ai.agent.id": "asst_support_1",
+        "gen_ai.provider.name": "openai",
+        "gen_ai.request.model": "gpt-4o",
+        "gen_ai.conversation.id": conversation,
+        "gen_ai.input.messages": _messages(user),
+        "gen_ai.output.messages": _messages(final),
+    })
+    return [chat1, tool, chat2, root]
+
+
+def build_requests(
+    count: int, spans_per_request: int = 100, conversations: int = 2_000, seed: int = 1, progress: bool = False
+) -> list[bytes]:
+    """`count` serialised requests; turn k is turn k // conversations of conversation k % conversations."""
+    rng = random.Random(seed)
+    resource = [_kv("service.name", "support-agent"), _kv("telemetry.sdk.language", "python"),
+                _kv("telemetry.sdk.name", "opentelemetry"), _kv("telemetry.sdk.version", "1.27.0"),
+                _kv("deployment.environment", "bench")]
+    turns_per_request = max(1, spans_per_request // SPANS_PER_TURN)
+    base_ns = 1_750_000_000 * 10**9
+    out: list[bytes] = []
+    turn = 0
+    for _ in range(count):
+        request = ExportTraceServiceRequest()
+        resource_spans = request.resource_spans.add()
+        resource_spans.resource.attributes.extend(resource)
+        scope_spans = resource_spans.scope_spans.add()
+        scope_spans.scope.name = "opentelemetry.instrumentation.openai_v2"
+        scope_spans.scope.version = "2.1b0"
+        for _ in range(turns_per_request):
+            conversation = f"conv-{turn % conversations:06d}"
+            start = base_ns + (turn // conversations) * 60 * 10**9 + (turn % conversations) * 10**6
+            scope_spans.spans.extend(_turn_spans(rng, conversation, turn // conversations, start))
+            turn += 1
+        out.append(request.SerializeToString())
+        if progress and len(out) % max(1, count // 10) == 0:
+            print(f"  built {len(out):,}/{count:,} requests", flush=True)
+    return out
+
+
+# --------------------------------------------------------------------------- floor
+
+
+def floor_rows(bodies: list[bytes]) -> tuple[list[tuple], list[tuple]]:
+    """The rows otelite would store for these requests, built outside the timing."""
+    spans: list[tuple] = []
+    details: list[tuple] = []
+    request = ExportTraceServiceRequest()
+    for body in bodies:
+        request.ParseFromString(body)
+        for rs in request.resource_spans:
+            resource = orjson.dumps({kv.key: kv.value.string_value for kv in rs.resource.attributes}).decode()
+            for ss in rs.scope_spans:
+                scope = orjson.dumps({"name": ss.scope.name, "version": ss.scope.version}).decode()
+                conversation = None
+                for s in reversed(ss.spans):  # the root (last of its turn) names the conversation
+                    attrs = {kv.key: getattr(kv.value, kv.value.WhichOneof("value")) for kv in s.attributes}
+                    conversation = attrs.get("gen_ai.conversation.id", conversation) if not s.parent_span_id else conversation
+                    trace, span = s.trace_id.hex(), s.span_id.hex()
+                    spans.append((
+                        "default", trace, span, s.parent_span_id.hex() or None, s.name, "CLIENT",
+                        s.start_time_unix_nano, s.end_time_unix_nano,
+                        (s.end_time_unix_nano - s.start_time_unix_nano) // 1_000_000, "OK",
+                        conversation or trace, 1, attrs.get("gen_ai.operation.name"), attrs.get("gen_ai.agent.name"),
+                        attrs.get("gen_ai.provider.name"), attrs.get("gen_ai.request.model"),
+                        attrs.get("gen_ai.response.model"), attrs.get("gen_ai.usage.input_tokens"),
+                        attrs.get("gen_ai.usage.output_tokens"), attrs.get("gen_ai.usage.reasoning.output_tokens"),
+                        attrs.get("gen_ai.tool.name"), attrs.get("gen_ai.tool.call.id"),
+                    ))
+                    content = {
+                        "input_messages": orjson.loads(attrs.get("gen_ai.input.messages", "[]")),
+                        "output_messages": orjson.loads(attrs.get("gen_ai.output.messages", "[]")),
+                    }
+                    details.append((
+                        "default", trace, span, "", orjson.dumps(attrs).decode(), "[]", "[]", resource, scope,
+                        orjson.dumps(content).decode(),
+                    ))
+    return spans, details
+
+
+def measure_floor(
+    rows: tuple[list[tuple], list[tuple]], path: Path, batch: int, autocheckpoint: bool, with_text: bool = False
+) -> float:
+    """executemany in transactions of `batch` rows, with otelite's page cache size.
+
+    autocheckpoint=False is the strongest floor: no WAL checkpoint during the timing at
+    all (otelite checkpoints on a thread of its own, and pays for it in its rate).
+    """
+    spans, details = rows
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute(f"PRAGMA cache_size = {-WRITER_CACHE_KIB}")
+    if not autocheckpoint:
+        conn.execute("PRAGMA wal_autocheckpoint = 0")
+    migrate(sqlite_utils.Database(conn))
+    insert_span = f"INSERT INTO spans VALUES ({', '.join('?' * 22)})"
+    insert_details = f"INSERT INTO span_details VALUES ({', '.join('?' * 10)})"
+    started = time.perf_counter()
+    for i in range(0, len(spans), batch):
+        conn.execute("BEGIN")
+        conn.executemany(insert_span, spans[i : i + batch])
+        conn.executemany(insert_details, details[i : i + batch])
+        if with_text:  # the search index otelite also keeps: span_text keys + FTS5 rows
+            texts = [(d[0], d[1], d[2], searchable_text(orjson.loads(d[9]))) for d in details[i : i + batch]]
+            texts = [t for t in texts if t[3]]
+            conn.executemany(INSERT_SPAN_TEXT_KEY, (t[:3] for t in texts))
+            conn.executemany(INSERT_SPAN_TEXT, texts)
+        conn.execute("COMMIT")
+    elapsed = time.perf_counter() - started
+    assert conn.execute("SELECT count(*) FROM spans").fetchone()[0] == len(spans)
+    conn.close()
+    return len(spans) / elapsed
+
+
+# --------------------------------------------------------------------------- server
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen
+    db: Path
+    grpc_port: int
+    http_port: int
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(60)
+
+    def rss_mb(self) -> float:
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return 0.0
+
+
+def start_server(db: Path, extra: list[str] | None = None) -> Server:
+    grpc_port, http_port = free_port(), free_port()
+    command = [sys.executable, "-m", "otelite.cli", "serve", "--db", str(db),
+               "--grpc-port", str(grpc_port), "--http-port", str(http_port), *(extra or [])]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    line = process.stdout.readline()  # "otelite: OTLP/gRPC on ..." once both listen
+    if "listen" not in line and "OTLP" not in line:
+        process.kill()
+        raise RuntimeError(f"otelite did not start: {line!r}")
+    return Server(process, db, grpc_port, http_port)
+
+
+# --------------------------------------------------------------------------- clients
+
+
+@dataclass
+class Tally:
+    acknowledged: int = 0
+    unavailable: int = 0
+    acked_requests: set[object] = field(default_factory=set)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def ack(self, index: object, spans: int) -> None:
+        with self.lock:
+            self.acknowledged += spans
+            self.acked_requests.add(index)
+
+    def busy(self) -> None:
+        with self.lock:
+            self.unavailable += 1
+
+
+def grpc_sender(server: Server) -> Callable[[bytes], bool]:
+    channel = grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}", options=[("grpc.use_local_subchannel_pool", 1)])
+    export = channel.unary_unary(EXPORT_METHOD, request_serializer=None, response_deserializer=None)
+
+    def send(body: bytes) -> bool:
+        try:
+            export(body, timeout=120)
+            return True
+        except grpc.RpcError as exc:
+            if exc.code() == grpc.StatusCode.UNAVAILABLE:
+                return False
+            raise
+
+    return send
+
+
+def http_sender(server: Server) -> Callable[[bytes], bool]:
+    conn = http.client.HTTPConnection("127.0.0.1", server.http_port, timeout=120)
+    headers = {"Content-Type": "application/x-protobuf"}
+
+    def send(body: bytes) -> bool:
+        conn.request("POST", "/v1/traces", body, headers)
+        response = conn.getresponse()
+        response.read()
+        if response.status == 503:
+            return False
+        if response.status != 200:
+            raise RuntimeError(f"HTTP {response.status}")
+        return True
+
+    return send
+
+
+def run_clients(
+    make_sender: Callable[[], Callable[[bytes], bool]],
+    bodies: list[bytes],
+    spans_per_request: int,
+    threads: int,
+    work: Callable[[], Iterator[object]],
+    tally: Tally,
+    progress: str,
+    body_of: Callable[[object], bytes] | None = None,
+) -> float:
+    """Send requests (indexes from `work`) from `threads` threads; returns elapsed seconds."""
+    lock = threading.Lock()
+    done = threading.Event()
+    body_of = body_of or bodies.__getitem__
+
+    def client() -> None:
+        send = make_sender()
+        while True:
+            with lock:
+                index = next(jobs, None)
+            if index is None:
+                return
+            while not send(body_of(index)):
+                tally.busy()
+                time.sleep(0.05)  # what an exporter's retry would do, shortened
+            tally.ack(index, spans_per_request)
+
+    tty = sys.stdout.isatty()
+
+    def report() -> None:
+        while not done.wait(1.0 if tty else 5.0):
+            rate = tally.acknowledged / max(time.perf_counter() - started, 1e-9)
+            line = f"  {progress}: {tally.acknowledged:,} spans acknowledged ({rate:,.0f}/s)"
+            print(f"\r{line}   " if tty else line, end="" if tty else "\n", flush=True)
+
+    jobs = work()
+    started = time.perf_counter()
+    workers = [threading.Thread(target=client) for _ in range(threads)]
+    reporter = threading.Thread(target=report, daemon=True)
+    reporter.start()
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    elapsed = time.perf_counter() - started
+    done.set()
+    if tty:
+        print("\r" + " " * 80 + "\r", end="")
+    return elapsed
+
+
+def measure_server(
+    transport: str, bodies: list[bytes], spans_per_request: int, threads: int, directory: Path, py_spy: str | None = None
+) -> float:
+    server = start_server(directory / f"{transport}.db")
+    spy = None
+    if py_spy:
+        # Samples every thread of the server while the clients send; collapsed stacks.
+        beside = Path(sys.executable).parent / "py-spy"  # installed in this venv by the bench extra
+        spy = subprocess.Popen([str(beside) if beside.exists() else "py-spy", "record", "--pid", str(server.process.pid), "--threads", *os.environ.get("PYSPY_FLAGS", "--idle").split(),
+                                "--format", "raw", "--rate", "200", "-o", f"{py_spy}.{transport}.txt"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(1)
+    try:
+        make = (lambda: grpc_sender(server)) if transport == "grpc" else (lambda: http_sender(server))
+        tally = Tally()
+        elapsed = run_clients(make, bodies, spans_per_request, threads, lambda: iter(range(len(bodies))), tally, transport)
+    finally:
+        if spy:
+            spy.send_signal(2)
+            spy.wait(30)
+        server.stop()
+    stored = sqlite3.connect(server.db).execute("SELECT count(*) FROM spans").fetchone()[0]
+    if stored != tally.acknowledged:
+        raise SystemExit(f"{transport}: {tally.acknowledged} spans acknowledged but {stored} stored")
+    return tally.acknowledged / elapsed
+
+
+def soak(seconds: float, bodies: list[bytes], spans_per_request: int, threads: int, directory: Path, queue: int | None) -> None:
+    """Send flat out for `seconds`, sampling the server's resident size; then check every
+    acknowledged span is stored."""
+    extra: list[str] = []
+    if queue is not None:
+        config = directory / "soak.yaml"
+        config.write_text(f"writer:\n  max_queue_spans: {queue}\n")
+        extra = ["--config", str(config)]
+    server = start_server(directory / "soak.db", extra)
+    peak = [server.rss_mb()]
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.wait(0.25):
+            peak[0] = max(peak[0], server.rss_mb())
+
+    deadline = time.perf_counter() + seconds
+
+    def work() -> Iterator[tuple[int, int]]:
+        index = 0
+        while time.perf_counter() < deadline:
+            yield divmod(index, len(bodies))  # (round, request)
+            index += 1
+
+    def fresh(key: tuple[int, int]) -> bytes:
+        # Each round sends the pool again with new trace ids: new spans, same conversations.
+        round_, request = key
+        return bodies[request].replace(TRACE_PREFIX, (0x80000000 | round_).to_bytes(4, "big")) if round_ else bodies[request]
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    tally = Tally()
+    try:
+        elapsed = run_clients(lambda: grpc_sender(server), bodies, spans_per_request, threads, work, tally, "soak", fresh)
+        peak[0] = max(peak[0], server.rss_mb())
+    finally:
+        stop.set()
+        server.stop()
+    conn = sqlite3.connect(server.db)
+    stored = conn.execute("SELECT count(*) FROM spans").fetchone()[0]
+    expected = len(tally.acked_requests) * spans_per_request
+    print(f"soak     {elapsed:.0f} s, {threads} gRPC client threads: {tally.acknowledged:,} spans acknowledged "
+          f"({tally.acknowledged / elapsed:,.0f}/s), "
+          f"{tally.unavailable:,} UNAVAILABLE answers")
+    print(f"         peak server RSS {peak[0]:.0f} MB (limit 300 MB); stored {stored:,} spans; "
+          f"acknowledged {expected:,} -> {'all stored' if stored >= expected else 'MISSING SPANS'}")
+
+
+# --------------------------------------------------------------------------- main
+
+
+def profile(bodies: list[bytes], directory: Path, spans_per_request: int) -> None:
+    """The hot path (decode -> normalise -> write) in this thread, under pyinstrument.
+
+    Group commits of 10 requests, as the writer takes them under load. gRPC and HTTP
+    framing are not in here; `py-spy record --pid` on a served otelite shows those.
+    """
+    from pyinstrument import Profiler
+
+    from collector.normalize import normalize
+    from proto import decode_protobuf
+    from store import open_store
+
+    stage_costs(bodies, spans_per_request)
+    store = open_store(str(directory / "profile.db"))
+    profiler = Profiler(interval=0.0002)
+    started = time.perf_counter()
+    with profiler:
+        for i in range(0, len(bodies), 10):
+            rows = [normalize(span, "default") for body in bodies[i : i + 10] for span in decode_protobuf(body).spans]
+            store.write_spans(rows)
+    elapsed = time.perf_counter() - started
+    store.close()
+    print(f"single-threaded hot path: {len(bodies) * spans_per_request / elapsed:,.0f} spans/s (under the profiler)")
+    print(profiler.output_text(unicode=False, color=False, show_all=False))
+
+
+def stage_costs(bodies: list[bytes], spans_per_request: int) -> None:
+    """CPU time per span of each stage (process time, so other processes on the machine
+    do not count; garbage collection off, so it is not charged to whichever stage
+    happens to trigger it)."""
+    import gc
+
+    from collector.normalize import normalize
+    from proto import decode_protobuf
+    from store import sqlite as sqlite_store
+
+    spans = len(bodies) * spans_per_request
+
+    def cost(label: str, work: Callable[[], object]) -> object:
+        started = time.process_time()
+        result = work()
+        print(f"  {label:<34} {(time.process_time() - started) / spans * 1e6:6.1f} us/span", flush=True)
+        return result
+
+    gc.disable()
+    try:
+        print("CPU per span by stage:")
+        cost("protobuf parse only", lambda: [ExportTraceServiceRequest.FromString(b) for b in bodies])
+        records = cost("decode (to SpanRecords)", lambda: [s for b in bodies for s in decode_protobuf(b).spans])
+        rows = cost("normalise (all dialect adapters)", lambda: [normalize(s, "default") for s in records])
+        cost("store row tuples (spans)", lambda: [sqlite_store._span_params(r) for r in rows])
+        cost("store row tuples + JSON (details)", lambda: [sqlite_store._details_params(r) for r in rows])
+        with tempfile.TemporaryDirectory(prefix="otelite-stage-") as tmp:
+            store = sqlite_store.SQLiteStore(Path(tmp) / "stage.db")
+            batches = [rows[i : i + 200] for i in range(0, len(rows), 200)]
+            cost("write_spans, 200 per transaction", lambda: [store.write_spans(b) for b in batches])
+            store.close()
+    finally:
+        gc.enable()
+    import tracemalloc
+
+    tracemalloc.start()
+    rows = [normalize(s, "default") for b in bodies[:20] for s in decode_protobuf(b).spans]
+    size, _ = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    print(f"  memory of a normalised row: {size / len(rows):,.0f} bytes/span "
+          f"(its protobuf: {sum(map(len, bodies[:20])) / len(rows):,.0f}); this is what a queued span holds")
+
+
+def machine() -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), "?")
+    return (f"{os.cpu_count()} cores, {cpu}; Python {sys.version.split()[0]}; SQLite {sqlite3.sqlite_version}; "
+            f"grpcio {grpc.__version__}; {load()}")
+
+
+def load() -> str:
+    """Other processes compete for the same cores: say how busy the machine was."""
+    return "load average " + " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=1000, help="requests per measurement (default 1000 = 100,000 spans)")
+    parser.add_argument("--spans-per-request", type=int, default=100)
+    parser.add_argument("--threads", type=int, default=4, help="client threads (default 4)")
+    parser.add_argument("--floor-batch", type=int, default=5_000, help="rows per transaction in the floor")
+    parser.add_argument("--only", choices=("floor", "grpc", "http"), action="append", help="run only these (repeatable)")
+    parser.add_argument("--soak", type=float, metavar="SECONDS", help="also send flat out for SECONDS and watch memory")
+    parser.add_argument("--soak-threads", type=int, default=16, help="client threads during the soak (default 16)")
+    parser.add_argument("--soak-queue", type=int, help="the server's writer.max_queue_spans during the soak")
+    parser.add_argument("--profile", action="store_true", help="profile the in-process hot path instead")
+    parser.add_argument("--py-spy", metavar="PREFIX", help="record the server with py-spy into PREFIX.grpc.txt / PREFIX.http.txt")
+    args = parser.parse_args()
+
+    print(f"machine: {machine()}")
+    print(f"building {args.requests} requests of {args.spans_per_request} GenAI spans ...", flush=True)
+    bodies = build_requests(args.requests, args.spans_per_request, progress=True)
+    mb = sum(map(len, bodies)) / 1e6
+    print(f"  {len(bodies) * args.spans_per_request:,} spans, {mb:.1f} MB of protobuf "
+          f"({mb * 1e6 / len(bodies) / args.spans_per_request:,.0f} bytes/span)")
+    with tempfile.TemporaryDirectory(prefix="otelite-bench-") as tmp:
+        directory = Path(tmp)
+        if args.profile:
+            profile(bodies, directory, args.spans_per_request)
+            return
+        only = set(args.only or ("floor", "grpc", "http"))
+        floor = text = None
+        if "floor" in only:
+            rows = floor_rows(bodies)
+            floor = measure_floor(rows, directory / "floor.db", args.floor_batch, autocheckpoint=False)
+            print(f"floor    {floor:>9,.0f} spans/s  executemany into a fresh WAL file, {args.floor_batch:,} rows/transaction,"
+                  " no checkpoint while timed (the ratios below are to this)", flush=True)
+            plain = measure_floor(rows, directory / "floor-autocheckpoint.db", args.floor_batch, autocheckpoint=True)
+            print(f"         {plain:>9,.0f} spans/s  the same with SQLite's default autocheckpoint", flush=True)
+            text = measure_floor(rows, directory / "floor-text.db", args.floor_batch, autocheckpoint=False, with_text=True)
+            print(f"         {text:>9,.0f} spans/s  the first plus the full-text rows otelite keeps for search", flush=True)
+            del rows
+        for transport in ("grpc", "http"):
+            if transport in only:
+                rate = measure_server(transport, bodies, args.spans_per_request, args.threads, directory, args.py_spy)
+                ratio = f"  {rate / floor:.2f}x floor ({rate / text:.2f}x the floor with full-text rows)" if floor and text else ""
+                print(f"{transport:<8} {rate:>9,.0f} spans/s acknowledged, {args.threads} client threads{ratio}", flush=True)
+        if args.soak:
+            soak(args.soak, bodies, args.spans_per_request, args.soak_threads, directory, args.soak_queue)
+    print(f"done; {load()}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,110 @@
+"""Backpressure: a writer that falls behind makes Export answer UNAVAILABLE / 503, and
+every span that was acknowledged is in the store.
+
+The writer is held back for real: another connection holds the SQLite file's write lock
+(an open write transaction), so the writer waits on the lock with its batch while new
+requests pile up in its bounded queue. No clocks: each step waits for the state it needs.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+
+import grpc
+import httpx
+import pytest
+from google.rpc import code_pb2, status_pb2
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+
+from tests.conftest import read_db
+from tests.test_ingest_errors import grpc_export, sdk_spans
+
+SPANS_PER_REQUEST = 5
+
+
+def wait_for(condition: Callable[[], bool], what: str, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.005)
+
+
+def request(conversation: str) -> bytes:
+    return encode_spans(sdk_spans(SPANS_PER_REQUEST, conversation=conversation)).SerializeToString()
+
+
+def test_a_full_write_queue_answers_unavailable_and_503_and_loses_nothing(make_server):
+    # Room for two waiting requests of 5 spans; the writer's own batch is not queued.
+    server = make_server(writer={"max_queue_spans": 2 * SPANS_PER_REQUEST})
+    blocker = sqlite3.connect(server.config.db, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")  # another writer holds the lock: ours must wait
+    outcomes: dict[str, object] = {}
+
+    def export_in_background(conversation: str) -> threading.Thread:
+        def run() -> None:
+            try:
+                outcomes[conversation] = grpc_export(server, request(conversation))
+            except grpc.RpcError as exc:
+                outcomes[conversation] = exc.code()
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        return thread
+
+    try:
+        # The first request becomes the writer's batch, which waits on the lock ...
+        pending = [export_in_background("first")]
+        wait_for(lambda: server.writer.writing_spans == SPANS_PER_REQUEST, "the writer to take the first request")
+        # ... the next two fill the queue ...
+        pending += [export_in_background("second"), export_in_background("third")]
+        wait_for(lambda: server.writer.queued_spans == 2 * SPANS_PER_REQUEST, "the queue to fill")
+
+        # ... and then the receivers push back instead of queueing more.
+        with pytest.raises(grpc.RpcError) as err:
+            grpc_export(server, request("refused-grpc"))
+        assert err.value.code() == grpc.StatusCode.UNAVAILABLE
+        assert "write queue full" in err.value.details()
+
+        response = httpx.post(
+            f"{server.http_url}/v1/traces",
+            content=request("refused-http"),
+            headers={"content-type": "application/x-protobuf"},
+        )
+        assert response.status_code == 503
+        assert response.headers["retry-after"] == "1"
+        status = status_pb2.Status.FromString(response.content)
+        assert status.code == code_pb2.UNAVAILABLE
+        assert "write queue full" in status.message
+
+        # Nothing was acknowledged while the writer could not commit.
+        assert outcomes == {}
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+
+    for thread in pending:
+        thread.join(10)
+    assert {name: type(outcome).__name__ for name, outcome in outcomes.items()} == {
+        "first": "ExportTraceServiceResponse",
+        "second": "ExportTraceServiceResponse",
+        "third": "ExportTraceServiceResponse",
+    }
+    stored = "SELECT conversation_id, count(*) FROM spans GROUP BY 1 ORDER BY 1"
+    assert [tuple(r) for r in read_db(server.config.db, stored)] == [("first", 5), ("second", 5), ("third", 5)]
+
+    # What an OTLP exporter does with UNAVAILABLE: retry, and now it goes through.
+    grpc_export(server, request("refused-grpc"))
+    httpx.post(
+        f"{server.http_url}/v1/traces", content=request("refused-http"), headers={"content-type": "application/x-protobuf"}
+    ).raise_for_status()
+    assert [tuple(r) for r in read_db(server.config.db, stored)] == [
+        ("first", 5),
+        ("refused-grpc", 5),
+        ("refused-http", 5),
+        ("second", 5),
+        ("third", 5),
+    ]
