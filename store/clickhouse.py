@@ -29,6 +29,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import orjson
 
+from store.base import render_minimap
 from store.clickhouse_schema import MIGRATIONS, SCHEMA_VERSION, TTL_TABLES, Schema, bootstrap
 from store.model import (
     ConversationPage,
@@ -367,6 +368,17 @@ class ClickHouseStore:
             "ORDER BY resolved_conversation_id, s.start_ns, s.span_id",
         )
         return [MiniMapSpan(*row) for row in self.client.query(sql, params)]
+
+    def conversation_minimap_json(
+        self,
+        project_id: str,
+        conversation_ids: Sequence[str],
+        started_after_ns: int | None = None,
+        started_before_ns: int | None = None,
+    ) -> dict[str, str]:
+        return render_minimap(
+            self.conversation_minimap(project_id, conversation_ids, started_after_ns, started_before_ns)
+        )
 
     def conversation_turns(self, project_id: str, conversation_id: str) -> list[Turn]:
         sql = conversation_spans_sql(
