@@ -15,6 +15,12 @@ message JSON per span) and measures:
   http   the same over OTLP/HTTP protobuf (POST /v1/traces).
 
 Every rate is printed with its ratio to the floor. The issue's target is grpc >= 0.6x.
+
+    python bench/ingest.py --store clickhouse   # also grpc/http into ClickHouse (chdb)
+
+`--store clickhouse` repeats the grpc and http runs with `otelite serve --store
+chdb://DIR` (ClickHouse's engine in the server process, docs/scale.md) and prints them
+beside SQLite's, with their ratios to the same floor and to otelite on SQLite.
 """
 
 from __future__ import annotations
@@ -298,9 +304,10 @@ class Server:
         return 0.0
 
 
-def start_server(db: Path, extra: list[str] | None = None) -> Server:
+def start_server(db: Path, extra: list[str] | None = None, store: str | None = None) -> Server:
+    """otelite on the SQLite file `db`, or on the store URL `store` when given."""
     grpc_port, http_port = free_port(), free_port()
-    command = [sys.executable, "-m", "otelite.cli", "serve", "--db", str(db),
+    command = [sys.executable, "-m", "otelite.cli", "serve", *(("--store", store) if store else ("--db", str(db))),
                "--grpc-port", str(grpc_port), "--http-port", str(http_port), *(extra or [])]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
     line = process.stdout.readline()  # "otelite: OTLP/gRPC on ..." once both listen
@@ -415,9 +422,13 @@ def run_clients(
 
 
 def measure_server(
-    transport: str, bodies: list[bytes], spans_per_request: int, threads: int, directory: Path, py_spy: str | None = None
+    transport: str, bodies: list[bytes], spans_per_request: int, threads: int, directory: Path, py_spy: str | None = None,
+    store: str = "sqlite",
 ) -> float:
-    server = start_server(directory / f"{transport}.db")
+    # ClickHouse: chdb on a directory of its own, in the server process (one process per
+    # chdb directory, so this process counts the spans only after the server is gone).
+    chdb_url = f"chdb://{directory / f'{transport}-chdb'}" if store == "clickhouse" else None
+    server = start_server(directory / f"{transport}.db", store=chdb_url)
     spy = None
     if py_spy:
         # Samples every thread of the server while the clients send; collapsed stacks.
@@ -435,10 +446,20 @@ def measure_server(
             spy.send_signal(2)
             spy.wait(30)
         server.stop()
-    stored = sqlite3.connect(server.db).execute("SELECT count(*) FROM spans").fetchone()[0]
+    stored = count_stored(chdb_url) if chdb_url else sqlite3.connect(server.db).execute("SELECT count(*) FROM spans").fetchone()[0]
     if stored != tally.acknowledged:
         raise SystemExit(f"{transport}: {tally.acknowledged} spans acknowledged but {stored} stored")
     return tally.acknowledged / elapsed
+
+
+def count_stored(store_url: str) -> int:
+    from store import open_store
+
+    store = open_store(store_url)
+    try:
+        return store.count_spans()
+    finally:
+        store.close()
 
 
 def soak(seconds: float, bodies: list[bytes], spans_per_request: int, threads: int, directory: Path, queue: int | None) -> None:
@@ -585,6 +606,8 @@ def main() -> None:
     parser.add_argument("--soak-queue", type=int, help="the server's writer.max_queue_spans during the soak")
     parser.add_argument("--profile", action="store_true", help="profile the in-process hot path instead")
     parser.add_argument("--py-spy", metavar="PREFIX", help="record the server with py-spy into PREFIX.grpc.txt / PREFIX.http.txt")
+    parser.add_argument("--store", choices=("sqlite", "clickhouse"), action="append",
+                        help="stores to run grpc/http against (repeatable; clickhouse = chdb, beside sqlite)")
     args = parser.parse_args()
 
     print(f"machine: {machine()}")
@@ -610,11 +633,23 @@ def main() -> None:
             text = measure_floor(rows, directory / "floor-text.db", args.floor_batch, autocheckpoint=False, with_text=True)
             print(f"         {text:>9,.0f} spans/s  the first plus the full-text rows otelite keeps for search", flush=True)
             del rows
-        for transport in ("grpc", "http"):
-            if transport in only:
-                rate = measure_server(transport, bodies, args.spans_per_request, args.threads, directory, args.py_spy)
+        stores = ["sqlite", *(s for s in args.store or () if s != "sqlite")]
+        on_sqlite: dict[str, float] = {}
+        for store in stores:
+            for transport in ("grpc", "http"):
+                if transport not in only:
+                    continue
+                rate = measure_server(transport, bodies, args.spans_per_request, args.threads, directory, args.py_spy, store)
                 ratio = f"  {rate / floor:.2f}x floor ({rate / text:.2f}x the floor with full-text rows)" if floor and text else ""
-                print(f"{transport:<8} {rate:>9,.0f} spans/s acknowledged, {args.threads} client threads{ratio}", flush=True)
+                if store == "sqlite":
+                    on_sqlite[transport] = rate
+                    label = transport
+                else:
+                    label = f"{transport}/ch"
+                    ratio = f"  {rate / floor:.2f}x floor" if floor else ""
+                    ratio += f", {rate / on_sqlite[transport]:.2f}x otelite on SQLite" if transport in on_sqlite else ""
+                    ratio += " (ClickHouse: chdb in the server)"
+                print(f"{label:<8} {rate:>9,.0f} spans/s acknowledged, {args.threads} client threads{ratio}", flush=True)
         if args.soak:
             soak(args.soak, bodies, args.spans_per_request, args.soak_threads, directory, args.soak_queue)
     print(f"done; {load()}")
