@@ -5,18 +5,29 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from api.auth import AuthMiddleware
+from otelite.auth import Authenticator
 from store.base import Store
 
 
-def create_app(store: Store, extra_routes: Sequence[BaseRoute] = ()) -> Starlette:
+def create_app(
+    store: Store,
+    extra_routes: Sequence[BaseRoute] = (),
+    authenticator: Authenticator | None = None,
+    max_body_bytes: int = 16 * 1024 * 1024,
+) -> Starlette:
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
     routes: list[BaseRoute] = [Route("/health", health, methods=["GET"]), *extra_routes]
-    app = Starlette(routes=routes)
+    middleware = []
+    if authenticator is not None and authenticator.enabled:
+        middleware.append(Middleware(AuthMiddleware, authenticator=authenticator, max_body_bytes=max_body_bytes))
+    app = Starlette(routes=routes, middleware=middleware)
     app.state.store = store
     return app

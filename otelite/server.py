@@ -19,7 +19,10 @@ from collector.grpc_receiver import create_grpc_server
 from collector.http_receiver import otlp_http_routes
 from collector.pipeline import Pipeline
 from collector.writer import BatchWriter
+from otelite.auth import Authenticator
 from otelite.config import Config
+from otelite.retention import Retention
+from proto import ValueLimits
 from store import open_store
 
 # How long in-flight gRPC exports get to finish on shutdown.
@@ -44,13 +47,31 @@ class Otelite:
             max_queue_spans=config.writer.max_queue_spans,
             max_batch_spans=config.writer.max_batch_spans,
         )
-        self.pipeline = Pipeline(self.writer, config.default_project, config.limits.max_spans_per_request)
+        limits = config.limits
+        self.pipeline = Pipeline(
+            self.writer,
+            config.default_project,
+            limits.max_spans_per_request,
+            ValueLimits(limits.max_attribute_bytes, limits.max_attributes_per_span),
+        )
+        self.authenticator = Authenticator(config.users, config.ingest_tokens)
         self.grpc_server, self.grpc_port = create_grpc_server(
-            self.pipeline, _address(config.host, config.grpc_port), config.limits.max_request_bytes
+            self.pipeline, _address(config.host, config.grpc_port), limits.max_request_bytes, authenticator=self.authenticator
         )
         self.http_socket = _bind(config.host, config.http_port)
         self.http_port: int = self.http_socket.getsockname()[1]
-        self.app = create_app(self.store, otlp_http_routes(self.pipeline, config.limits.max_request_bytes))
+        self.app = create_app(
+            self.store,
+            otlp_http_routes(self.pipeline, limits.max_request_bytes),
+            authenticator=self.authenticator,
+            max_body_bytes=limits.max_request_bytes,
+        )
+        self.retention = Retention(
+            self.store,
+            retention_days=config.retention_days,
+            max_db_mb=config.max_db_mb,
+            interval_seconds=config.retention_interval_seconds,
+        )
         self.http_server = uvicorn.Server(
             uvicorn.Config(self.app, log_level="warning", lifespan="off", timeout_graceful_shutdown=GRPC_GRACE_SECONDS)
         )
@@ -69,6 +90,7 @@ class Otelite:
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: None)
         self.grpc_server.start()
+        self.retention.start()
         print(
             f"otelite: OTLP/gRPC on {self.config.host}:{self.grpc_port}, "
             f"OTLP/HTTP and API on {self.http_url}, database {self.config.db}",
@@ -83,6 +105,7 @@ class Otelite:
     def start(self) -> None:
         """Serve from a background thread (tests, embedding); `stop()` ends it."""
         self.grpc_server.start()
+        self.retention.start()
         self._thread = threading.Thread(
             target=self.http_server.run, kwargs={"sockets": [self.http_socket]}, name="otelite-http", daemon=True
         )
@@ -103,6 +126,7 @@ class Otelite:
         if self._stopped:
             return
         self._stopped = True
+        self.retention.stop()
         self.grpc_server.stop(GRPC_GRACE_SECONDS).wait()
         self.writer.close()
         self.store.close()

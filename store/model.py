@@ -47,3 +47,17 @@ class SpanRow:
     @property
     def duration_ms(self) -> int:
         return (self.end_ns - self.start_ns) // 1_000_000
+
+
+@dataclass(slots=True)
+class PruneResult:
+    """What one `Store.prune` call deleted."""
+
+    traces: int = 0
+    spans: int = 0
+    feedback: int = 0
+
+    def add(self, other: PruneResult) -> None:
+        self.traces += other.traces
+        self.spans += other.spans
+        self.feedback += other.feedback
