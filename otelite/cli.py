@@ -62,13 +62,19 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", help="SQLite database path (default ./otelite.db)")
 
 
-def _serve(config, insecure: bool) -> int:  # type: ignore[no-untyped-def]
+def refusal(config, insecure: bool) -> str | None:  # type: ignore[no-untyped-def]
+    """Why `serve` must not start with this config, or None."""
     if not is_loopback(config.host) and not config.auth_configured and not insecure:
-        print(
-            f"otelite: refusing to serve on non-loopback address {config.host} without auth; "
-            "configure users (or ingest_tokens) in config.yaml or pass --insecure",
-            file=sys.stderr,
+        return (
+            f"refusing to serve on non-loopback address {config.host} without auth; "
+            "configure users (or ingest_tokens) in config.yaml or pass --insecure"
         )
+    return None
+
+
+def _serve(config, insecure: bool) -> int:  # type: ignore[no-untyped-def]
+    if reason := refusal(config, insecure):
+        print(f"otelite: {reason}", file=sys.stderr)
         return 2
     try:
         server = Otelite(config)
