@@ -59,7 +59,7 @@ class Config:
     # the oldest traces are deleted until the database is under it.
     retention_days: int = 0
     max_db_mb: int = 0
-    retention_interval_seconds: int = 300
+    retention_interval_seconds: float = 300.0
     # Auth: with any user or token configured, every route but /health needs credentials.
     users: list[User] = field(default_factory=list)
     ingest_tokens: list[IngestToken] = field(default_factory=list)
@@ -117,6 +117,11 @@ def _apply(target: Any, values: dict[str, Any], source: str) -> None:
             if not isinstance(value, dict):
                 raise ConfigError(f"{source}: {key} must be a mapping")
             _apply(current, value, f"{source}: {key}")
+        elif isinstance(current, float):
+            try:
+                setattr(target, key, float(value))
+            except (TypeError, ValueError):
+                raise ConfigError(f"{source}: {key} must be a number, not {value!r}") from None
         elif isinstance(current, int):
             try:
                 setattr(target, key, int(value))
