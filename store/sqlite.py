@@ -64,11 +64,9 @@ GROUP BY project_id, trace_id ORDER BY newest LIMIT ?
 """
 TRACE_NEWEST = "SELECT max(end_ns) FROM spans WHERE project_id = ? AND trace_id = ?"
 TRACE_CONVERSATIONS = "SELECT DISTINCT conversation_id FROM spans WHERE project_id = ? AND trace_id = ?"
-DELETE_TRACE = (
-    "DELETE FROM spans WHERE project_id = ? AND trace_id = ?",
-    "DELETE FROM span_details WHERE project_id = ? AND trace_id = ?",
-    "DELETE FROM trace_conversations WHERE project_id = ? AND trace_id = ?",
-)
+DELETE_TRACE_SPANS = "DELETE FROM spans WHERE project_id = ? AND trace_id = ?"
+DELETE_TRACE_DETAILS = "DELETE FROM span_details WHERE project_id = ? AND trace_id = ?"
+DELETE_TRACE_CONVERSATION = "DELETE FROM trace_conversations WHERE project_id = ? AND trace_id = ?"
 DELETE_TRACE_FEEDBACK = "DELETE FROM feedback WHERE project_id = ? AND trace_id = ?"
 # Conversation-level feedback outlives a pruned turn while any turn of its conversation is left.
 DELETE_ORPHAN_CONVERSATION_FEEDBACK = """
@@ -142,7 +140,7 @@ class SQLiteStore:
         # isolation_level=None: we issue BEGIN/COMMIT ourselves, nothing implicit.
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
         conn.execute("PRAGMA busy_timeout = 30000")
-        conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+        conn.execute(f"PRAGMA synchronous = {self._synchronous}")  # sql-safe: one of NORMAL/FULL/EXTRA, checked in __init__
         conn.execute("PRAGMA foreign_keys = ON")
         return conn
 
@@ -227,8 +225,9 @@ class SQLiteStore:
                         if current is None or current > newest:
                             continue  # gone already, or a span arrived since: judge it next time
                         conversations = [r[0] for r in conn.execute(TRACE_CONVERSATIONS, (project, trace))]
-                        spans, *_ = [conn.execute(sql, (project, trace)).rowcount for sql in DELETE_TRACE]
-                        result.spans += spans
+                        result.spans += conn.execute(DELETE_TRACE_SPANS, (project, trace)).rowcount
+                        conn.execute(DELETE_TRACE_DETAILS, (project, trace))
+                        conn.execute(DELETE_TRACE_CONVERSATION, (project, trace))
                         result.traces += 1
                         result.feedback += conn.execute(DELETE_TRACE_FEEDBACK, (project, trace)).rowcount
                         for conversation in conversations:

@@ -1,0 +1,110 @@
+"""No user string reaches SQL text: every SQL a store executes is built from constants.
+
+This reads the source of every otelite package and checks the first argument of each
+execute/executemany/executescript/query call: a string literal, a module-level
+constant (UPPER_CASE) that is itself built only from literals and constants, or an
+f-string / concatenation of those. Values go in as `?` parameters. A line that must
+build SQL from something else says why on the line with `# sql-safe: <reason>`; the
+reasons are listed in docs/security.md.
+"""
+
+from __future__ import annotations
+
+import ast
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SQL_CALLS = {"execute", "executemany", "executescript", "query", "execute_returning_dicts"}
+MARK = "# sql-safe:"
+
+
+def package_files() -> list[Path]:
+    packages = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    return sorted(p for package in packages for p in (ROOT / package.replace(".", "/")).rglob("*.py"))
+
+
+def module_constants(tree: ast.Module) -> set[str]:
+    """UPPER_CASE module-level names whose value is built only from constants."""
+    constants: set[str] = set()
+    changed = True
+    while changed:
+        changed = False
+        for node in tree.body:
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+            value = getattr(node, "value", None)
+            for target in targets:
+                if (
+                    isinstance(target, ast.Name)
+                    and target.id.isupper()
+                    and target.id not in constants
+                    and value is not None
+                    and is_constant(value, constants)
+                ):
+                    constants.add(target.id)
+                    changed = True
+    return constants
+
+
+def is_constant(node: ast.AST, constants: set[str]) -> bool:
+    if isinstance(node, ast.Constant):
+        return isinstance(node.value, (str, int))
+    if isinstance(node, ast.Name):
+        return node.id in constants
+    if isinstance(node, ast.JoinedStr):
+        return all(
+            is_constant(part.value if isinstance(part, ast.FormattedValue) else part, constants) for part in node.values
+        )
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        return is_constant(node.left, constants) and is_constant(node.right, constants)
+    if isinstance(node, (ast.Tuple, ast.List)):
+        return all(is_constant(e, constants) for e in node.elts)
+    return False
+
+
+def dynamic_sql_calls(path: Path) -> list[str]:
+    source = path.read_text()
+    lines = source.splitlines()
+    tree = ast.parse(source)
+    constants = module_constants(tree)
+    found = []
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in SQL_CALLS):
+            continue
+        if not node.args or is_constant(node.args[0], constants):
+            continue
+        call_lines = lines[node.lineno - 1 : (node.end_lineno or node.lineno)]
+        marked = [line.split(MARK, 1)[1].strip() for line in call_lines if MARK in line]
+        if marked and marked[0]:
+            continue
+        found.append(f"{path.relative_to(ROOT)}:{node.lineno}: {lines[node.lineno - 1].strip()}")
+    return found
+
+
+def test_every_sql_statement_is_constant_text_with_parameters():
+    files = package_files()
+    assert any(p.name == "sqlite.py" for p in files)
+    offenders = [hit for path in files for hit in dynamic_sql_calls(path)]
+    assert offenders == [], "SQL built from non-constant values (use ? parameters or explain with # sql-safe:)"
+
+
+def test_the_checker_catches_formatted_sql(tmp_path):
+    sample = tmp_path / "sample.py"
+    sample.write_text(
+        'TABLE = "spans"\n'
+        'SAFE = f"SELECT * FROM {TABLE} WHERE project_id = ?"\n'
+        "def f(conn, project, name):\n"
+        "    conn.execute(SAFE, (project,))\n"
+        '    conn.execute(f"SELECT * FROM spans WHERE project_id = \'{project}\'")\n'
+        '    conn.execute("SELECT * FROM spans WHERE name = \'%s\'" % name)\n'
+        '    conn.execute("SELECT * FROM {}".format(name))\n'
+        '    conn.execute("SELECT " + name)\n'
+        '    conn.execute(f"PRAGMA x = {name}")  # sql-safe: checked above\n'
+    )
+    global ROOT
+    old, ROOT = ROOT, tmp_path
+    try:
+        hits = dynamic_sql_calls(sample)
+    finally:
+        ROOT = old
+    assert [h.split(":")[1] for h in hits] == ["5", "6", "7", "8"]
