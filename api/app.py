@@ -7,10 +7,14 @@ from collections.abc import Sequence
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from api.auth import AuthMiddleware
+from api.http import JSONResponse, RequestInvalid, request_invalid
+from api.openapi import openapi_document
+from api.routes import api_routes
+from otelite import __version__
 from otelite.auth import Authenticator
 from store.base import Store
 
@@ -24,10 +28,20 @@ def create_app(
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
-    routes: list[BaseRoute] = [Route("/health", health, methods=["GET"]), *extra_routes]
+    document = openapi_document(__version__)
+
+    async def openapi(request: Request) -> Response:
+        return JSONResponse(document)
+
+    routes: list[BaseRoute] = [
+        Route("/health", health, methods=["GET"]),
+        Route("/openapi.json", openapi, methods=["GET"]),
+        *api_routes(),
+        *extra_routes,
+    ]
     middleware = []
     if authenticator is not None and authenticator.enabled:
         middleware.append(Middleware(AuthMiddleware, authenticator=authenticator, max_body_bytes=max_body_bytes))
-    app = Starlette(routes=routes, middleware=middleware)
+    app = Starlette(routes=routes, middleware=middleware, exception_handlers={RequestInvalid: request_invalid})
     app.state.store = store
     return app

@@ -15,7 +15,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
-from collector.pipeline import DecodeError, Forbidden, Pipeline, TooManySpans
+from collector.pipeline import DecodeError, Forbidden, Pipeline, StorageFailed, TooManySpans
 from collector.writer import QueueFull, WriterClosed
 from otelite.auth import Authenticator
 
@@ -52,7 +52,7 @@ class TraceReceiver:
             context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
         except Forbidden as exc:
             context.abort(grpc.StatusCode.PERMISSION_DENIED, str(exc))
-        except (QueueFull, WriterClosed) as exc:
+        except (QueueFull, WriterClosed, StorageFailed) as exc:
             context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
         response = ExportTraceServiceResponse()
         if result.rejected:

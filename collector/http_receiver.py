@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from collector.pipeline import DecodeError, Forbidden, Pipeline, TooManySpans
+from collector.pipeline import DecodeError, Forbidden, Pipeline, StorageFailed, TooManySpans
 from collector.writer import QueueFull, WriterClosed
 
 PROTOBUF = "application/x-protobuf"
@@ -53,7 +53,7 @@ def otlp_http_routes(pipeline: Pipeline, max_request_bytes: int) -> list[Route]:
             return _status(413, code_pb2.RESOURCE_EXHAUSTED, str(exc), json=is_json)
         except Forbidden as exc:
             return _status(403, code_pb2.PERMISSION_DENIED, str(exc), json=is_json)
-        except (QueueFull, WriterClosed) as exc:
+        except (QueueFull, WriterClosed, StorageFailed) as exc:
             return _status(503, code_pb2.UNAVAILABLE, str(exc), json=is_json, headers={"Retry-After": RETRY_AFTER_SECONDS})
         response = ExportTraceServiceResponse()
         if result.rejected:

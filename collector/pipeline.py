@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from collector.normalize import normalize
-from collector.writer import BatchWriter
+from collector.writer import BatchWriter, QueueFull, WriterClosed
 from otelite.auth import Principal
 from proto import DecodedRequest, DecodeError, ValueLimits, decode_json, decode_protobuf
 
-__all__ = ["DecodeError", "ExportResult", "Forbidden", "Pipeline", "TooManySpans"]
+__all__ = ["DecodeError", "ExportResult", "Forbidden", "Pipeline", "StorageFailed", "TooManySpans"]
 
 PROJECT_RESOURCE_ATTRIBUTE = "project.id"
 # How many rejection messages are joined into partial_success.error_message.
@@ -26,6 +26,10 @@ class TooManySpans(Exception):
 
 class Forbidden(Exception):
     """The caller may not write to a project the request's spans belong to."""
+
+
+class StorageFailed(Exception):
+    """The store could not commit the request (disk full, I/O error...); retry later."""
 
 
 @dataclass(slots=True)
@@ -61,7 +65,8 @@ class Pipeline:
 
         `principal` is the authenticated caller when auth is on (None: auth is off);
         a request with any span in a project it may not write is refused whole.
-        Raises DecodeError (bad body), TooManySpans, Forbidden, QueueFull or WriterClosed.
+        Raises DecodeError (bad body), TooManySpans, Forbidden, QueueFull, WriterClosed
+        or StorageFailed.
         """
         decoded = decode_json(body, self.value_limits) if json else decode_protobuf(body, self.value_limits)
         total = len(decoded.spans) + len(decoded.rejected)
@@ -74,7 +79,12 @@ class Pipeline:
                 if not principal.may_write(project):
                     raise Forbidden(f"{principal.name} may not write to project {project!r}")
         rows = [normalize(span, project) for span, project in zip(decoded.spans, projects)]
-        self.writer.submit(rows).result(timeout)
+        try:
+            self.writer.submit(rows).result(timeout)
+        except Exception as exc:
+            if isinstance(exc, (QueueFull, WriterClosed)):
+                raise
+            raise StorageFailed(f"could not store the spans: {exc}") from exc
         return ExportResult(len(rows), len(decoded.rejected), _error_message(decoded))
 
     def _project(self, resource: dict[str, object], header_project: str | None, fallback: str) -> str:

@@ -7,9 +7,15 @@ import getpass
 import re
 import sys
 import time
+from contextlib import nullcontext
 
-from otelite.config import ConfigError, load_config
+from collector.pipeline import Pipeline
+from collector.writer import BatchWriter
+from otelite.config import Config, ConfigError, load_config
 from otelite.server import Otelite, is_loopback
+from otelite.transfer import export_lines, import_lines
+from proto import ValueLimits
+from store import open_store
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,6 +31,16 @@ def main(argv: list[str] | None = None) -> int:
 
     stats = commands.add_parser("stats", help="print what the database holds")
     _common(stats)
+
+    export = commands.add_parser("export", help="write stored spans as OTLP-JSON lines")
+    _common(export)
+    export.add_argument("--project", help="only this project (default: all)")
+    export.add_argument("-o", "--output", help="file to write (default: standard output)")
+
+    import_ = commands.add_parser("import", help="read OTLP-JSON lines (a file, or - for standard input)")
+    _common(import_)
+    import_.add_argument("file")
+    import_.add_argument("--project", help="project for every span (default: as on ingest)")
 
     prune = commands.add_parser("prune", help="delete whole traces that are too old, or until the database is small enough")
     _common(prune)
@@ -52,6 +68,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.command == "serve":
         return _serve(config, args.insecure)
+    if args.command == "export":
+        return _export(config, args.project, args.output)
+    if args.command == "import":
+        return _import(config, args.file, args.project)
     if args.command == "prune":
         return _prune(config, args.older_than, args.max_db_mb)
     return _stats(config)
@@ -62,7 +82,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", help="SQLite database path (default ./otelite.db)")
 
 
-def refusal(config, insecure: bool) -> str | None:  # type: ignore[no-untyped-def]
+def refusal(config: Config, insecure: bool) -> str | None:
     """Why `serve` must not start with this config, or None."""
     if not is_loopback(config.host) and not config.auth_configured and not insecure:
         return (
@@ -72,7 +92,7 @@ def refusal(config, insecure: bool) -> str | None:  # type: ignore[no-untyped-de
     return None
 
 
-def _serve(config, insecure: bool) -> int:  # type: ignore[no-untyped-def]
+def _serve(config: Config, insecure: bool) -> int:
     if reason := refusal(config, insecure):
         print(f"otelite: {reason}", file=sys.stderr)
         return 2
@@ -85,9 +105,7 @@ def _serve(config, insecure: bool) -> int:  # type: ignore[no-untyped-def]
     return 0
 
 
-def _stats(config) -> int:  # type: ignore[no-untyped-def]
-    from store import open_store
-
+def _stats(config: Config) -> int:
     store = open_store(config.db)
     try:
         print(f"database: {config.db}")
@@ -95,6 +113,39 @@ def _stats(config) -> int:  # type: ignore[no-untyped-def]
     finally:
         store.close()
     return 0
+
+
+def _export(config: Config, project: str | None, output: str | None) -> int:
+    store = open_store(config.db)
+    try:
+        with open(output, "wb") if output else nullcontext(sys.stdout.buffer) as out:
+            for line in export_lines(store.iter_spans(project)):
+                out.write(line)
+    finally:
+        store.close()
+    return 0
+
+
+def _import(config: Config, path: str, project: str | None) -> int:
+    store = open_store(config.db, synchronous=config.synchronous)
+    writer = BatchWriter(store)
+    try:
+        limits = config.limits
+        pipeline = Pipeline(
+            writer,
+            config.default_project,
+            limits.max_spans_per_request,
+            ValueLimits(limits.max_attribute_bytes, limits.max_attributes_per_span),
+        )
+        with open(path, "rb") if path != "-" else nullcontext(sys.stdin.buffer) as lines:
+            result = import_lines(lines, pipeline, project)
+    finally:
+        writer.close()
+        store.close()
+    print(f"imported {result.accepted} spans, rejected {result.rejected}")
+    if result.error_message:
+        print(result.error_message, file=sys.stderr)
+    return 0 if not result.error_message else 1
 
 
 DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 7 * 86_400}
@@ -108,9 +159,7 @@ def _duration(text: str) -> int:
     return int(match.group(1)) * DURATION_UNITS[match.group(2)] * 10**9
 
 
-def _prune(config, older_than_ns: int | None, max_db_mb: int | None) -> int:  # type: ignore[no-untyped-def]
-    from store import open_store
-
+def _prune(config: Config, older_than_ns: int | None, max_db_mb: int | None) -> int:
     if older_than_ns is None and max_db_mb is None:
         print("otelite prune: give --older-than and/or --max-db-mb", file=sys.stderr)
         return 2

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Protocol
 
-from store.model import PruneResult, SpanRow
+from store.model import DetailedSpan, Feedback, MiniMapSpan, PruneResult, SpanRow, Turn
 
 
 class Store(Protocol):
@@ -36,5 +36,35 @@ class Store(Protocol):
     def used_bytes(self) -> int:
         """Bytes the data takes (for SQLite: pages in use, free pages excluded)."""
         ...
+
+    def iter_spans(self, project_id: str | None = None) -> Iterator[SpanRow]:
+        """Every stored span with its details (for `otelite export`)."""
+        ...
+
+    def conversation_minimap(
+        self,
+        project_id: str,
+        conversation_ids: Sequence[str],
+        started_after_ns: int | None = None,
+        started_before_ns: int | None = None,
+    ) -> list[MiniMapSpan]:
+        """Scalar spans of these conversations, by conversation then start time then span id.
+
+        `started_after_ns` is inclusive, `started_before_ns` exclusive. Reads no content.
+        """
+
+    def conversation_turns(self, project_id: str, conversation_id: str) -> list[Turn]:
+        """Every trace of the conversation with its first start, oldest first (then trace id)."""
+
+    def trace_spans(self, project_id: str, trace_ids: Sequence[str]) -> list[DetailedSpan]:
+        """The spans of these traces with their content, by start time then span id."""
+
+    def add_feedback(self, feedback: Feedback) -> None: ...
+
+    def list_feedback(self, project_id: str, conversation_ids: Sequence[str]) -> list[Feedback]:
+        """Feedback on these conversations, oldest first."""
+
+    def delete_feedback(self, project_id: str, feedback_id: str) -> bool:
+        """Delete one feedback of this project; False when there was none."""
 
     def close(self) -> None: ...

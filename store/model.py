@@ -61,3 +61,68 @@ class PruneResult:
         self.traces += other.traces
         self.spans += other.spans
         self.feedback += other.feedback
+
+@dataclass(slots=True, frozen=True)
+class MiniMapSpan:
+    """One span of the conversation mini-map: scalar columns only."""
+
+    conversation_id: str
+    trace_id: str
+    span_id: str
+    operation_name: str  # the raw gen_ai.operation.name, else the span name
+    status: str
+    duration_ms: int
+    start_ns: int
+
+
+@dataclass(slots=True, frozen=True)
+class Turn:
+    """One turn of a conversation: a trace id and when its first span started."""
+
+    trace_id: str
+    start_ns: int
+
+
+@dataclass(slots=True)
+class DetailedSpan:
+    """A span with its normalised GenAI content, as the chat view reads it."""
+
+    trace_id: str
+    conversation_id: str
+    span_id: str
+    parent_span_id: str | None
+    name: str
+    start_ns: int
+    end_ns: int
+    status: str
+    status_message: str
+    operation_name: str | None = None
+    agent_name: str | None = None
+    provider: str | None = None
+    request_model: str | None = None
+    response_model: str | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    tool_name: str | None = None
+    tool_call_id: str | None = None
+    content: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def duration_ms(self) -> int:
+        return (self.end_ns - self.start_ns) // 1_000_000
+
+
+@dataclass(slots=True)
+class Feedback:
+    """Feedback on a whole conversation (trace_id None) or on one turn of it."""
+
+    id: str
+    project_id: str
+    conversation_id: str
+    trace_id: str | None
+    feedback_type: str
+    tags: list[str]
+    # Each {"name", "value", "confidence", "reason"}.
+    ratings: list[dict[str, Any]]
+    created_ns: int

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import orjson
 import sqlite_utils
 
-from store.model import PruneResult, SpanRow
+from store.model import DetailedSpan, Feedback, MiniMapSpan, PruneResult, SpanRow, Turn
 from store.schema import migrate
 
 SPAN_COLUMNS = (
@@ -75,6 +75,49 @@ DELETE FROM feedback WHERE project_id = ?1 AND conversation_id = ?2 AND trace_id
 """
 # Traces deleted per transaction: short enough that the writer never waits long.
 PRUNE_BATCH_TRACES = 100
+
+# The mini-map: scalar columns only, all in the covering index spans_by_conversation,
+# so neither span_details nor the table rows are read. The id list is one JSON
+# parameter (json_each) because 10000 ids exceed SQLite's bound-variable limit.
+MINIMAP = """
+SELECT conversation_id, trace_id, span_id, COALESCE(operation_name, name), status, duration_ms, start_ns
+FROM spans
+WHERE project_id = :project_id
+  AND conversation_id IN (SELECT value FROM json_each(:conversation_ids))
+  AND (:started_after IS NULL OR start_ns >= :started_after)
+  AND (:started_before IS NULL OR start_ns < :started_before)
+ORDER BY conversation_id, start_ns, span_id
+"""
+# Without INDEXED BY the planner may pick the primary key to serve GROUP BY trace_id and
+# scan the whole project; the conversation index covers this query.
+CONVERSATION_TURNS = """
+SELECT trace_id, min(start_ns) AS first_start_ns
+FROM spans INDEXED BY spans_by_conversation
+WHERE project_id = :project_id AND conversation_id = :conversation_id
+GROUP BY trace_id
+ORDER BY first_start_ns, trace_id
+"""
+TRACE_SPANS = """
+SELECT s.trace_id, s.conversation_id, s.span_id, s.parent_span_id, s.name, s.start_ns, s.end_ns, s.status,
+       d.status_message,
+       s.operation_name, s.agent_name, s.provider, s.request_model, s.response_model,
+       s.input_tokens, s.output_tokens, s.reasoning_tokens, s.tool_name, s.tool_call_id, d.content
+FROM spans s
+JOIN span_details d ON d.project_id = s.project_id AND d.trace_id = s.trace_id AND d.span_id = s.span_id
+WHERE s.project_id = :project_id AND s.trace_id IN (SELECT value FROM json_each(:trace_ids))
+ORDER BY s.start_ns, s.span_id
+"""
+INSERT_FEEDBACK = """
+INSERT INTO feedback (id, project_id, conversation_id, trace_id, feedback_type, tags, ratings, created_ns)
+VALUES (:id, :project_id, :conversation_id, :trace_id, :feedback_type, :tags, :ratings, :created_ns)
+"""
+LIST_FEEDBACK = """
+SELECT id, project_id, conversation_id, trace_id, feedback_type, tags, ratings, created_ns
+FROM feedback
+WHERE project_id = :project_id AND conversation_id IN (SELECT value FROM json_each(:conversation_ids))
+ORDER BY created_ns, id
+"""
+DELETE_FEEDBACK = "DELETE FROM feedback WHERE project_id = :project_id AND id = :id"
 
 
 def _json(value: object) -> str:
@@ -172,6 +215,30 @@ class SQLiteStore:
                 conn.execute("ROLLBACK")
                 raise
 
+    def iter_spans(self, project_id: str | None = None) -> Iterator[SpanRow]:
+        """Every stored span with its details, by project, trace and start time.
+
+        `conversation_id` is set only where the span named it itself, as on ingest.
+        """
+        sql = f"""
+            SELECT s.project_id, s.trace_id, s.span_id, s.parent_span_id, s.name, s.kind, s.start_ns, s.end_ns,
+                   s.status, d.status_message,
+                   CASE WHEN s.conversation_source = 1 THEN s.conversation_id END,
+                   d.attributes, d.events, d.links, d.resource, d.scope
+            FROM spans s JOIN span_details d USING (project_id, trace_id, span_id)
+            {"WHERE s.project_id = ?" if project_id is not None else ""}
+            ORDER BY s.project_id, s.trace_id, s.start_ns, s.span_id
+        """
+        for row in self.reader().execute(sql, () if project_id is None else (project_id,)):
+            yield SpanRow(
+                *row[:11],
+                attributes=orjson.loads(row[11]),
+                events=orjson.loads(row[12]),
+                links=orjson.loads(row[13]),
+                resource=orjson.loads(row[14]),
+                scope=orjson.loads(row[15]),
+            )
+
     def count_spans(self, project_id: str | None = None) -> int:
         if project_id is None:
             return self.reader().execute("SELECT count(*) FROM spans").fetchone()[0]
@@ -239,6 +306,62 @@ class SQLiteStore:
                     conn.execute("ROLLBACK")
                     raise
         return result
+
+    def conversation_minimap(
+        self,
+        project_id: str,
+        conversation_ids: Sequence[str],
+        started_after_ns: int | None = None,
+        started_before_ns: int | None = None,
+    ) -> list[MiniMapSpan]:
+        params = {
+            "project_id": project_id,
+            "conversation_ids": _json(list(conversation_ids)),
+            "started_after": started_after_ns,
+            "started_before": started_before_ns,
+        }
+        return [MiniMapSpan(*row) for row in self.reader().execute(MINIMAP, params)]
+
+    def conversation_turns(self, project_id: str, conversation_id: str) -> list[Turn]:
+        params = {"project_id": project_id, "conversation_id": conversation_id}
+        return [Turn(*row) for row in self.reader().execute(CONVERSATION_TURNS, params)]
+
+    def trace_spans(self, project_id: str, trace_ids: Sequence[str]) -> list[DetailedSpan]:
+        params = {"project_id": project_id, "trace_ids": _json(list(trace_ids))}
+        spans = []
+        for *scalars, content in self.reader().execute(TRACE_SPANS, params):
+            span = DetailedSpan(*scalars)
+            span.content = orjson.loads(content) if content else {}
+            spans.append(span)
+        return spans
+
+    def add_feedback(self, feedback: Feedback) -> None:
+        params = {
+            "id": feedback.id,
+            "project_id": feedback.project_id,
+            "conversation_id": feedback.conversation_id,
+            "trace_id": feedback.trace_id,
+            "feedback_type": feedback.feedback_type,
+            "tags": _json(feedback.tags),
+            "ratings": _json(feedback.ratings),
+            "created_ns": feedback.created_ns,
+        }
+        with self._write_lock:
+            self._write_conn.execute(INSERT_FEEDBACK, params)
+
+    def list_feedback(self, project_id: str, conversation_ids: Sequence[str]) -> list[Feedback]:
+        params = {"project_id": project_id, "conversation_ids": _json(list(conversation_ids))}
+        return [
+            Feedback(id_, project, conversation, trace, kind, orjson.loads(tags), orjson.loads(ratings), created)
+            for id_, project, conversation, trace, kind, tags, ratings, created in self.reader().execute(
+                LIST_FEEDBACK, params
+            )
+        ]
+
+    def delete_feedback(self, project_id: str, feedback_id: str) -> bool:
+        with self._write_lock:
+            cursor = self._write_conn.execute(DELETE_FEEDBACK, {"project_id": project_id, "id": feedback_id})
+        return cursor.rowcount > 0
 
     def close(self) -> None:
         with self._readers_lock:

@@ -6,6 +6,7 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
@@ -15,6 +16,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
 from otelite.config import load_config
 from otelite.server import Otelite
+from tests.agent_conversation import PROJECT, Recorder, emit_conversation
 
 
 @pytest.fixture
@@ -80,6 +82,15 @@ def make_provider() -> Iterator[Callable[..., TracerProvider]]:
     yield make
     for provider in providers:
         provider.shutdown()
+
+
+@pytest.fixture
+def conversation(server, make_provider) -> Iterator[tuple[httpx.Client, Recorder]]:
+    """The four-turn agent conversation of tests/agent_conversation.py, exported to
+    project PROJECT through the real SDK, and an HTTP client for otelite's API."""
+    recorder = emit_conversation(make_provider(server, headers={"project_id": PROJECT}))
+    with httpx.Client(base_url=server.http_url) as client:
+        yield client, recorder
 
 
 def read_db(path: str | Path, sql: str, params: tuple[object, ...] = ()) -> list[sqlite3.Row]:

@@ -2,8 +2,9 @@
 
 This reads the source of every otelite package and checks the first argument of each
 execute/executemany/executescript/query call: a string literal, a module-level
-constant (UPPER_CASE) that is itself built only from literals and constants, or an
-f-string / concatenation of those. Values go in as `?` parameters. A line that must
+constant (UPPER_CASE) or a local variable that is itself built only from literals and
+constants, an f-string / concatenation of those, or `A if cond else B` of those (the
+condition picks between constant texts, it never reaches the SQL). Values go in as `?` parameters. A line that must
 build SQL from something else says why on the line with `# sql-safe: <reason>`; the
 reasons are listed in docs/security.md.
 """
@@ -59,7 +60,45 @@ def is_constant(node: ast.AST, constants: set[str]) -> bool:
         return is_constant(node.left, constants) and is_constant(node.right, constants)
     if isinstance(node, (ast.Tuple, ast.List)):
         return all(is_constant(e, constants) for e in node.elts)
+    if isinstance(node, ast.IfExp):
+        return is_constant(node.body, constants) and is_constant(node.orelse, constants)
     return False
+
+
+def local_constants(function: ast.AST, constants: set[str]) -> set[str]:
+    """Names usable as constant SQL inside `function`: module constants it does not
+    shadow, plus locals every assignment of which is a constant expression."""
+    assigned: dict[str, list[ast.AST | None]] = {}  # None: a value we cannot judge
+
+    def unknown(target: ast.AST) -> None:
+        for name in ast.walk(target):
+            if isinstance(name, ast.Name):
+                assigned.setdefault(name.id, []).append(None)
+
+    for node in ast.walk(function):
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    assigned.setdefault(target.id, []).append(node.value)
+                else:
+                    unknown(target)
+        elif isinstance(node, (ast.AnnAssign, ast.NamedExpr)) and isinstance(node.target, ast.Name):
+            assigned.setdefault(node.target.id, []).append(node.value)
+        elif isinstance(node, (ast.AugAssign, ast.For, ast.AsyncFor, ast.comprehension)):
+            unknown(node.target)
+        elif isinstance(node, ast.withitem) and node.optional_vars is not None:
+            unknown(node.optional_vars)
+        elif isinstance(node, ast.arg):
+            assigned.setdefault(node.arg, []).append(None)
+    local = set(constants) - set(assigned)
+    changed = True
+    while changed:
+        changed = False
+        for name, values in assigned.items():
+            if name not in local and all(v is not None and is_constant(v, local) for v in values):
+                local.add(name)
+                changed = True
+    return local
 
 
 def dynamic_sql_calls(path: Path) -> list[str]:
@@ -67,11 +106,17 @@ def dynamic_sql_calls(path: Path) -> list[str]:
     lines = source.splitlines()
     tree = ast.parse(source)
     constants = module_constants(tree)
+    scope_of: dict[ast.AST, set[str]] = {}
+    for function in ast.walk(tree):
+        if isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            local = local_constants(function, constants)
+            for node in ast.walk(function):
+                scope_of[node] = local  # walk is outer-first: the innermost function wins
     found = []
     for node in ast.walk(tree):
         if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in SQL_CALLS):
             continue
-        if not node.args or is_constant(node.args[0], constants):
+        if not node.args or is_constant(node.args[0], scope_of.get(node, constants)):
             continue
         call_lines = lines[node.lineno - 1 : (node.end_lineno or node.lineno)]
         marked = [line.split(MARK, 1)[1].strip() for line in call_lines if MARK in line]
@@ -100,6 +145,12 @@ def test_the_checker_catches_formatted_sql(tmp_path):
         '    conn.execute("SELECT * FROM {}".format(name))\n'
         '    conn.execute("SELECT " + name)\n'
         '    conn.execute(f"PRAGMA x = {name}")  # sql-safe: checked above\n'
+        '    sql = f"SELECT 1 {\'WHERE a = ?\' if project else \'\'}"\n'
+        "    conn.execute(sql, (project,))\n"
+        '    other = "SELECT 1"\n'
+        "    other = name\n"
+        "    conn.execute(other)\n"
+        "    conn.execute(project)\n"
     )
     global ROOT
     old, ROOT = ROOT, tmp_path
@@ -107,4 +158,4 @@ def test_the_checker_catches_formatted_sql(tmp_path):
         hits = dynamic_sql_calls(sample)
     finally:
         ROOT = old
-    assert [h.split(":")[1] for h in hits] == ["5", "6", "7", "8"]
+    assert [h.split(":")[1] for h in hits] == ["5", "6", "7", "8", "14", "15"]

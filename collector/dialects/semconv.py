@@ -1,14 +1,17 @@
 """The OpenTelemetry GenAI semantic conventions (current, with `gen_ai.system` as the
-older name of `gen_ai.provider.name`), plus Weave's context-compaction attributes."""
+older name of `gen_ai.provider.name`), plus Weave's context-compaction attributes and
+a handoff rule (the conventions have no handoff yet)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from collector.genai import GenAI, Message, as_int, as_json_value, as_str, as_text, text_message
 from proto.records import SpanRecord
 
 INFERENCE_DETAILS_EVENT = "gen_ai.client.inference.operation.details"
+HANDOFF_NAME = re.compile(r"^handoff from (?P<from_agent>.+?) to (?P<to_agent>.+)$")
 
 
 def apply(span: SpanRecord, genai: GenAI) -> None:
@@ -48,6 +51,22 @@ def apply(span: SpanRecord, genai: GenAI) -> None:
                 "summary": summary,
             },
         )
+
+    if genai.operation_name == "handoff":
+        genai.set("handoff", handoff(span))
+
+
+def handoff(span: SpanRecord) -> dict[str, str | None] | None:
+    """A handoff span: `gen_ai.operation.name` = "handoff", as Sentry's OpenAI Agents
+    integration emits it, named "handoff from A to B"; otelite also reads the explicit
+    pair `gen_ai.handoff.from_agent` / `gen_ai.handoff.to_agent`, which win."""
+    attrs = span.attributes
+    named = HANDOFF_NAME.match(span.name)
+    from_agent = as_str(attrs.get("gen_ai.handoff.from_agent")) or (named and named["from_agent"]) or None
+    to_agent = as_str(attrs.get("gen_ai.handoff.to_agent")) or (named and named["to_agent"]) or None
+    if from_agent is None and to_agent is None:
+        return None
+    return {"from_agent": from_agent, "to_agent": to_agent}
 
 
 def messages(value: Any, default_role: str) -> list[Message] | None:

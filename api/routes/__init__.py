@@ -1,0 +1,11 @@
+"""The query API's routes, one small module per resource."""
+
+from __future__ import annotations
+
+from starlette.routing import BaseRoute
+
+from api.routes import conversations, feedback
+
+
+def api_routes() -> list[BaseRoute]:
+    return [*conversations.routes(), *feedback.routes()]
