@@ -79,7 +79,8 @@ class AgentConversationChatReq(BaseModel):
     conversation_id: str
     include_feedback: bool = False
     limit: int = Field(default=MAX_CHAT_TURNS, ge=0, le=MAX_CHAT_TURNS, description="How many turns to return.")
-    offset: int = Field(default=0, ge=0, description="How many most-recent turns to skip.")
+    # Capped at int64 (found by schemathesis): a larger offset cannot be echoed as JSON.
+    offset: int = Field(default=0, ge=0, le=2**63 - 1, description="How many most-recent turns to skip.")
 
 
 class AgentChatFeedback(AgentConversationSpanFeedback):

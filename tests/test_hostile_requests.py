@@ -159,3 +159,28 @@ def test_hostile_burst_gets_clear_answers_and_leaves_earlier_data_alone(hostile_
     assert after == before
     stored = {row["name"] for row in snapshot(db) if row["project_id"] == "burst"}
     assert stored == {"chat 2", "chat 7", "chat 9", "good"}
+
+
+def test_time_filters_beyond_the_nanosecond_range_are_answered_not_500(conversation):
+    """Found by schemathesis: 2263 is past int64 nanoseconds; it filters, it does not overflow."""
+    client, _ = conversation
+    body = {"project_id": "proj-a", "conversation_ids": ["conv-1"]}
+    far_future = client.post("/agents/conversations/spans", json={**body, "started_after": "2263-01-01T00:00:00Z"})
+    assert far_future.status_code == 200
+    assert far_future.json()["conversations"][0]["spans"] == []
+    ancient = client.post(
+        "/agents/conversations/spans",
+        json={**body, "started_after": "0001-01-01T00:00:00Z", "started_before": "9999-12-31T23:59:59Z"},
+    )
+    assert ancient.status_code == 200
+    assert len(ancient.json()["conversations"][0]["spans"]) > 0
+
+
+def test_an_offset_beyond_64_bits_is_a_422_not_a_500(conversation):
+    """Found by schemathesis: the offset is echoed in the answer, so it must fit JSON's int64."""
+    client, _ = conversation
+    body = {"project_id": "proj-a", "conversation_id": "conv-1", "offset": 2**64}
+    response = client.post("/agents/conversations/chat", json=body)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "offset"]
+    assert client.post("/agents/conversations/chat", json={**body, "offset": 2**63 - 1}).json()["turns"] == []
