@@ -191,7 +191,8 @@ def turn_messages(spans: list[DetailedSpan], history: UserHistory, with_feedback
                 if payload["text"] or payload["content_refs"]:
                     timeline.add(span, span.start_ns, RANK_USER, None, "user_message", payload)
         if op in AGENT_OPS:
-            timeline.add(span, span.start_ns, RANK_AGENT, agent, "agent_start", agent_start(span))
+            payload = agent_start(span, first_model_call(span, spans, by_id))
+            timeline.add(span, span.start_ns, RANK_AGENT, agent, "agent_start", payload)
         if content.get("handoff"):
             handoff = content["handoff"]
             payload = {"from_agent": handoff.get("from_agent"), "to_agent": handoff.get("to_agent")}
@@ -291,15 +292,38 @@ def user_message(message: dict[str, Any]) -> dict[str, Any]:
     return {"text": text_of(parts), "content_refs": content_refs(parts)}
 
 
-def agent_start(span: DetailedSpan) -> dict[str, Any]:
-    instructions = span.content.get("system_instructions")
-    definitions = span.content.get("tool_definitions")
+def agent_start(span: DetailedSpan, first_call: DetailedSpan | None) -> dict[str, Any]:
+    """What the agent starts with. Many SDKs put the model, instructions and tools only on
+    the agent's model calls, not on the agent span: the first call fills what it lacks.
+    (System-role input messages are not taken as instructions: after a compaction the
+    summary travels as one.)"""
+    sources = [span] if first_call is None else [span, first_call]
+    model = next((s.request_model or s.response_model for s in sources if s.request_model or s.response_model), None)
+    instructions = next((text_of(i) for s in sources if (i := s.content.get("system_instructions"))), None)
+    definitions = next((d for s in sources if (d := s.content.get("tool_definitions"))), None)
     return {
-        "model": span.request_model or span.response_model,
-        "system_instructions": text_of(instructions) or None if instructions else None,
+        "model": model,
+        "system_instructions": instructions,
         "tool_definitions": as_text(definitions) if definitions else None,
         "status": span.status,
     }
+
+
+def first_model_call(agent: DetailedSpan, spans: Sequence[DetailedSpan], by_id: dict[str, DetailedSpan]) -> DetailedSpan | None:
+    """The earliest model call whose nearest enclosing agent span is `agent`."""
+    for span in spans:
+        if span.operation_name in MODEL_CALL_OPS and enclosing_agent(span, by_id) is agent:
+            return span
+    return None
+
+
+def enclosing_agent(span: DetailedSpan, by_id: dict[str, DetailedSpan]) -> DetailedSpan | None:
+    current = by_id.get(span.parent_span_id) if span.parent_span_id else None
+    for _ in range(len(by_id)):
+        if current is None or current.operation_name in AGENT_OPS:
+            return current
+        current = by_id.get(current.parent_span_id) if current.parent_span_id else None
+    return None
 
 
 def assistant_message(span: DetailedSpan) -> dict[str, Any] | None:

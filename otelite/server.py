@@ -85,10 +85,13 @@ class Otelite:
 
     def serve(self) -> None:
         """Run in the foreground until SIGINT or SIGTERM; flush before returning."""
-        # uvicorn re-raises the signal it caught once it has stopped; these handlers
-        # take that second delivery so our own flush below still runs.
+        # These handlers cover the moments uvicorn's own are not installed: a signal
+        # during startup (before uvicorn takes over) must still stop us, so it asks
+        # uvicorn to exit as soon as it starts (found by tests/test_crash_safety.py);
+        # and uvicorn re-raises the signal it caught once it has stopped, which lands
+        # here too, so our own flush below still runs.
         for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda *_: None)
+            signal.signal(sig, self._exit_soon)
         self.grpc_server.start()
         self.retention.start()
         print(
@@ -101,6 +104,9 @@ class Otelite:
         finally:
             self.shutdown()
         print("otelite: stopped, every accepted span is written", flush=True)
+
+    def _exit_soon(self, signum: int, frame: object) -> None:
+        self.http_server.should_exit = True
 
     def start(self) -> None:
         """Serve from a background thread (tests, embedding); `stop()` ends it."""

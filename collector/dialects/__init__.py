@@ -9,10 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from collector.dialects import semconv
+from collector.dialects import openai_agents, openinference, openllmetry, semconv, semconv_legacy, vercel_ai
 from collector.genai import GenAI
 from proto.records import SpanRecord
 
 Adapter = Callable[[SpanRecord, GenAI], None]
 
-ADAPTERS: list[Adapter] = [semconv.apply]
+ADAPTERS: list[Adapter] = [
+    semconv.apply,  # the current OTel GenAI conventions are the source of truth
+    semconv_legacy.apply,  # their older forms: gen_ai.prompt/completion, per-message events
+    openai_agents.apply,  # before openinference: a handoff is not an execute_tool
+    openinference.apply,
+    openllmetry.apply,
+    vercel_ai.apply,
+]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from collector.dialects.messages import openai_message
 from collector.genai import GenAI, Message, as_int, as_json_value, as_str, as_text, text_message
 from proto.records import SpanRecord
 
@@ -82,7 +83,12 @@ def messages(value: Any, default_role: str) -> list[Message] | None:
         return None
     out: list[Message] = []
     for item in value:
-        if isinstance(item, dict):
+        if isinstance(item, dict) and "parts" not in item and "content" in item:
+            # OpenAI-style {"role", "content"} where the schema wants parts: read it kindly.
+            converted = openai_message(item, default_role)
+            if converted is not None:
+                out.append(converted)
+        elif isinstance(item, dict):
             message = dict(item)
             message["role"] = as_str(item.get("role")) or default_role
             message["parts"] = parts(item.get("parts")) or []
