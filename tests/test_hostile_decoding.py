@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+import os
 
 import orjson
 import pytest
@@ -29,9 +30,13 @@ from store import open_store
 
 # Small limits, so that generated values cross them often.
 LIMITS = ValueLimits(max_attribute_bytes=64, max_attributes_per_span=6)
-FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# OTELITE_TEST_HYPOTHESIS_SCALE=10 runs ten times the cases (a longer hunt, not for CI).
+SCALE = int(os.environ.get("OTELITE_TEST_HYPOTHESIS_SCALE", "1"))
+FAST = settings(max_examples=300 * SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 # Whole generated requests take longer to build: fewer of them per run.
-STRUCTURED = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+STRUCTURED = settings(
+    max_examples=100 * SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
 
 
 @pytest.fixture(scope="module")
