@@ -35,12 +35,21 @@ class AuthMiddleware:
         self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not self.authenticator.enabled or scope["path"] in OPEN_PATHS:
+        if scope["type"] not in ("http", "websocket") or not self.authenticator.enabled or scope["path"] in OPEN_PATHS:
             await self.app(scope, receive, send)
             return
         authorization = Headers(scope=scope).get("authorization")
         # scrypt takes tens of milliseconds: keep it off the event loop.
         principal = await run_in_threadpool(self.authenticator.authenticate, authorization)
+        if scope["type"] == "websocket":
+            # A websocket is refused before it is accepted (the client sees HTTP 403);
+            # its project can only be named in the query string.
+            if principal is None or not all(principal.may_read(p) for p in _named_projects(scope, b"")):
+                await send({"type": "websocket.close", "code": 1008})
+                return
+            scope.setdefault("state", {})["principal"] = principal
+            await self.app(scope, receive, send)
+            return
         if principal is None:
             response = JSONResponse({"detail": "Not authenticated"}, 401, headers={"WWW-Authenticate": REALM})
             await response(scope, receive, send)

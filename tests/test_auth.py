@@ -17,7 +17,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
 from starlette.testclient import TestClient
 
 from api.app import create_app
@@ -139,13 +140,19 @@ def api(tmp_path):
     standing in for any query route that takes a project_id."""
     from store import open_store
 
+    async def live(websocket: WebSocket) -> None:
+        await websocket.accept()
+        await websocket.send_json({"user": websocket.state.principal.name})
+        await websocket.close()
+
     async def echo(request: Request) -> JSONResponse:
         body = await request.body()
         return JSONResponse({"body": json.loads(body) if body else None, "user": request.state.principal.name})
 
     config = load_config(env={}, users=USERS, ingest_tokens=TOKENS)
     store = open_store(str(tmp_path / "api.db"))
-    app = create_app(store, [Route("/echo", echo, methods=["GET", "POST", "DELETE"])], Authenticator(config.users, config.ingest_tokens))
+    routes = [Route("/echo", echo, methods=["GET", "POST", "DELETE"]), WebSocketRoute("/live", live)]
+    app = create_app(store, routes, Authenticator(config.users, config.ingest_tokens))
     with TestClient(app) as client:
         yield client
     store.close()
@@ -195,3 +202,15 @@ def test_config_refuses_plain_passwords_and_malformed_users():
         load_config(env={}, users=[{"username": "a", "password": "x", "password_hash": USERS[0]["password_hash"]}])
     with pytest.raises(ConfigError, match="sha256"):
         load_config(env={}, ingest_tokens=[{"project": "p", "token_hash": TOKEN}])
+
+
+def test_websockets_need_credentials_and_read_access_too(api):
+    """A live view over a websocket would otherwise slip past an HTTP-only check."""
+    alice = {"authorization": basic("alice", "alice-pw")}
+    with api.websocket_connect("/live?project_id=proj-a", headers=alice) as ws:
+        assert ws.receive_json() == {"user": "alice"}
+    for url, headers in (("/live?project_id=proj-a", {}), ("/live?project_id=proj-b", alice)):
+        with pytest.raises(WebSocketDisconnect) as refused:
+            with api.websocket_connect(url, headers=headers):
+                pass
+        assert refused.value.code == 1008
