@@ -11,8 +11,10 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from api.auth import AuthMiddleware
+from api.events import Broadcaster, event_routes
 from api.http import JSONResponse, RequestInvalid, request_invalid
 from api.openapi import openapi_document
+from api.page import page_routes
 from api.routes import api_routes
 from otelite import __version__
 from otelite.auth import Authenticator
@@ -22,9 +24,15 @@ from store.base import Store
 def create_app(
     store: Store,
     extra_routes: Sequence[BaseRoute] = (),
+    broadcaster: Broadcaster | None = None,
     authenticator: Authenticator | None = None,
     max_body_bytes: int = 16 * 1024 * 1024,
 ) -> Starlette:
+    """`broadcaster` feeds GET /agents/events; the composition root has the writer publish
+    to it after each commit (without one, the stream stays open and quiet). With an
+    `authenticator` that has users or tokens, every route but /health and /openapi.json
+    needs credentials (api/auth.py)."""
+
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
@@ -37,6 +45,8 @@ def create_app(
         Route("/health", health, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
         *api_routes(),
+        *event_routes(broadcaster or Broadcaster()),
+        *page_routes(),
         *extra_routes,
     ]
     middleware = []

@@ -8,7 +8,8 @@ With auth on (any user or ingest token configured):
 - OTLP/HTTP ingest only needs valid credentials here; the pipeline checks each span's
   project against the caller's write list (403 when any is not allowed).
 The authenticated `Principal` is left in `request.state.principal` for routes that need
-finer checks. `/health` and `/openapi.json` (no data) stay open.
+finer checks: a route that shows several projects at once (GET /agents/projects, the
+event stream without `project_id`) keeps only those `may_read` allows. `/health` and `/openapi.json` (no data) stay open.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from urllib.parse import parse_qs
 import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
+from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -71,6 +73,13 @@ class AuthMiddleware:
             return messages.pop(0) if messages else await receive()
 
         await self.app(scope, replay, send)
+
+
+def may_read(request: HTTPConnection, project_id: str) -> bool:
+    """Whether the caller may read `project_id`: for routes that show several projects
+    (the project list, an event stream for every project). True when auth is off."""
+    principal: Principal | None = request.scope.get("state", {}).get("principal")
+    return principal is None or principal.may_read(project_id)
 
 
 def _forbidden(principal: Principal, project: str) -> JSONResponse:

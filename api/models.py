@@ -14,6 +14,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 MAX_CONVERSATION_IDS = 10_000
 MAX_CHAT_TURNS = 50
+MAX_LIST_CONVERSATIONS = 100
 
 Status = Literal["UNSET", "OK", "ERROR"]
 FeedbackType = Literal["wandb.agent_user_feedback", "wandb.agent_monitor"]
@@ -184,6 +185,64 @@ class AgentConversationChatRes(BaseModel):
     has_more: bool = Field(description="Older turns exist beyond this page.")
     feedback: list[AgentChatFeedback] | None
     turns: list[AgentChatTurn]
+
+
+# ---- conversation list and projects ----------------------------------------------
+
+
+class AgentConversationsReq(BaseModel):
+    """A project's conversations, most recent activity first, with their stats."""
+
+    project_id: str = Field(min_length=1)
+    limit: int = Field(default=50, ge=0, le=MAX_LIST_CONVERSATIONS)
+    # Capped at int64 (found by schemathesis): SQLite's OFFSET cannot take more.
+    offset: int = Field(default=0, ge=0, le=2**63 - 1)
+    started_after: AwareDatetime | None = Field(
+        default=None, description="Only conversations whose first span started at or after this."
+    )
+    started_before: AwareDatetime | None = Field(
+        default=None, description="Only conversations whose first span started before this."
+    )
+    search: str | None = Field(
+        default=None,
+        max_length=1000,
+        description="Words to find in user and assistant text; every word must occur (as a word prefix).",
+    )
+
+
+class AgentConversationSummary(BaseModel):
+    conversation_id: str
+    turn_count: int
+    span_count: int
+    error_count: int = Field(description="Spans with status ERROR.")
+    input_tokens: int
+    output_tokens: int
+    started_at: str = Field(description="The first span's start, RFC 3339 UTC.")
+    last_activity_at: str = Field(description="The latest span end, RFC 3339 UTC.")
+    agents: list[str] = Field(description="Distinct agent names, sorted.")
+    models: list[str] = Field(description="Distinct models (response model, else request model), sorted.")
+
+
+class AgentConversationsRes(BaseModel):
+    project_id: str
+    total: int = Field(description="Conversations matching the filters, across all pages.")
+    limit: int
+    offset: int
+    has_more: bool
+    conversations: list[AgentConversationSummary]
+
+
+class AgentProject(BaseModel):
+    project_id: str
+    conversation_count: int
+    span_count: int
+    last_activity_at: str
+
+
+class AgentProjectsRes(BaseModel):
+    """Every project with spans, most recent activity first."""
+
+    projects: list[AgentProject]
 
 
 # ---- feedback ---------------------------------------------------------------------

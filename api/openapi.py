@@ -40,6 +40,9 @@ def openapi_document(version: str) -> dict[str, Any]:
         models.AgentConversationSpansRes,
         models.AgentConversationChatReq,
         models.AgentConversationChatRes,
+        models.AgentConversationsReq,
+        models.AgentConversationsRes,
+        models.AgentProjectsRes,
         models.AgentTraceChatReq,
         models.AgentTraceChatRes,
         models.AgentFeedbackCreateReq,
@@ -66,6 +69,51 @@ def openapi_document(version: str) -> dict[str, Any]:
             models.AgentConversationChatReq,
             models.AgentConversationChatRes,
         ),
+        "/agents/conversations": _post(
+            "A project's conversations, most recent activity first, with per-conversation stats",
+            "agent_conversations",
+            models.AgentConversationsReq,
+            models.AgentConversationsRes,
+        ),
+        "/agents/projects": {
+            "get": {
+                "summary": "Every project with spans, most recent activity first",
+                "operationId": "agent_projects",
+                "responses": {"200": _json(models.AgentProjectsRes, "Successful Response")},
+            }
+        },
+        "/agents/events": {
+            "get": {
+                "summary": "Live updates: server-sent events after each commit of spans",
+                "operationId": "agent_events",
+                "parameters": [
+                    {"name": "project_id", "in": "query", "required": False, "schema": {"type": "string"},
+                     "description": "Only this project's events (default: every project)."},
+                ],
+                "responses": {
+                    "200": {
+                        "description": "An endless text/event-stream: `ready`, then `spans` events "
+                        '`{"project_id", "conversation_ids", "trace_ids"}` (and `resync`); see docs/page.md',
+                        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                    }
+                },
+            }
+        },
+        "/": {
+            "get": {
+                "summary": "The web page: conversations, mini-maps and the chat view, live",
+                "operationId": "page",
+                "responses": {"200": {"description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}}},
+            }
+        },
+        "/static/{path}": {
+            "get": {
+                "summary": "The page's script and style sheet",
+                "operationId": "page_static",
+                "parameters": [{"name": "path", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "responses": {"200": {"description": "The file"}, "404": {"description": "No such file"}},
+            }
+        },
         "/agents/traces/chat": _post(
             "The chat view of one trace (one turn, as the conversation view shows it)",
             "agent_traces_chat",

@@ -11,10 +11,12 @@ import signal
 import socket
 import threading
 import time
+from collections.abc import Callable
 
 import uvicorn
 
 from api.app import create_app
+from api.events import Broadcaster
 from collector.grpc_receiver import create_grpc_server
 from collector.http_receiver import otlp_http_routes
 from collector.pipeline import Pipeline
@@ -60,9 +62,13 @@ class Otelite:
         )
         self.http_socket = _bind(config.host, config.http_port)
         self.http_port: int = self.http_socket.getsockname()[1]
+        # Live updates: after each commit the writer tells the page's event streams.
+        self.broadcaster = Broadcaster()
+        self.writer.add_listener(self.broadcaster.publish_rows)
         self.app = create_app(
             self.store,
             otlp_http_routes(self.pipeline, limits.max_request_bytes),
+            self.broadcaster,
             authenticator=self.authenticator,
             max_body_bytes=limits.max_request_bytes,
         )
@@ -72,8 +78,9 @@ class Otelite:
             max_db_mb=config.max_db_mb,
             interval_seconds=config.retention_interval_seconds,
         )
-        self.http_server = uvicorn.Server(
-            uvicorn.Config(self.app, log_level="warning", lifespan="off", timeout_graceful_shutdown=GRPC_GRACE_SECONDS)
+        self.http_server = _HttpServer(
+            uvicorn.Config(self.app, log_level="warning", lifespan="off", timeout_graceful_shutdown=GRPC_GRACE_SECONDS),
+            on_shutdown=self.broadcaster.close,
         )
         self._thread: threading.Thread | None = None
         self._stopped = False
@@ -137,6 +144,19 @@ class Otelite:
         self.writer.close()
         self.store.close()
         self.http_socket.close()
+
+
+class _HttpServer(uvicorn.Server):
+    """uvicorn, ending the open event streams when it shuts down: otherwise it would wait
+    the whole graceful-shutdown timeout for those never-ending responses."""
+
+    def __init__(self, config: uvicorn.Config, on_shutdown: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._on_shutdown = on_shutdown
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        self._on_shutdown()
+        await super().shutdown(sockets)
 
 
 def _address(host: str, port: int) -> str:

@@ -5,7 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Protocol
 
-from store.model import DetailedSpan, Feedback, MiniMapSpan, PruneResult, SpanRow, Turn
+from store.model import (
+    ConversationPage,
+    DetailedSpan,
+    Feedback,
+    MiniMapSpan,
+    ProjectSummary,
+    PruneResult,
+    SpanRow,
+    Turn,
+)
 
 
 class Store(Protocol):
@@ -36,6 +45,27 @@ class Store(Protocol):
     def used_bytes(self) -> int:
         """Bytes the data takes (for SQLite: pages in use, free pages excluded)."""
         ...
+
+    def list_conversations(
+        self,
+        project_id: str,
+        *,
+        limit: int,
+        offset: int = 0,
+        started_after_ns: int | None = None,
+        started_before_ns: int | None = None,
+        search: str | None = None,
+    ) -> ConversationPage:
+        """A project's conversations, most recent activity first (then by id).
+
+        `started_after_ns` (inclusive) and `started_before_ns` (exclusive) filter on the
+        conversation's first span start; `search` keeps conversations whose user or
+        assistant text holds every word of it (word prefixes match). Reads the stats
+        kept at ingest, never the spans themselves.
+        """
+
+    def list_projects(self) -> list[ProjectSummary]:
+        """Every project that has spans, most recent activity first."""
 
     def iter_spans(self, project_id: str | None = None) -> Iterator[SpanRow]:
         """Every stored span with its details (for `otelite export`)."""

@@ -62,6 +62,37 @@ class PruneResult:
         self.spans += other.spans
         self.feedback += other.feedback
 
+
+@dataclass(slots=True)
+class ConversationSummary:
+    """One row of the conversation list, from the stats kept at ingest."""
+
+    conversation_id: str
+    turns: int
+    spans: int
+    errors: int
+    input_tokens: int
+    output_tokens: int
+    first_ns: int  # earliest span start
+    last_ns: int  # latest span end: the last activity
+    agents: list[str] = field(default_factory=list)
+    models: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class ConversationPage:
+    total: int  # conversations matching the filters, across all pages
+    conversations: list[ConversationSummary]
+
+
+@dataclass(slots=True)
+class ProjectSummary:
+    project_id: str
+    conversations: int
+    spans: int
+    last_ns: int
+
+
 @dataclass(slots=True, frozen=True)
 class MiniMapSpan:
     """One span of the conversation mini-map: scalar columns only."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import orjson
 import sqlite_utils
 
 
@@ -92,7 +93,150 @@ def _v1_initial(db: sqlite_utils.Database) -> None:
     db["feedback"].create_index(["project_id", "conversation_id", "created_ns"], index_name="feedback_by_conversation", if_not_exists=True)
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1_initial]
+# A span's searchable text: its key row in `span_text` (whose INTEGER PRIMARY KEY is the
+# FTS rowid, stable across VACUUM), then the text in the FTS5 index under that rowid.
+INSERT_SPAN_TEXT_KEY = "INSERT OR IGNORE INTO span_text (project_id, trace_id, span_id) VALUES (?, ?, ?)"
+INSERT_SPAN_TEXT = """
+INSERT OR REPLACE INTO span_text_fts (rowid, text)
+VALUES ((SELECT id FROM span_text WHERE project_id = ? AND trace_id = ? AND span_id = ?), ?)
+"""
+
+# What deleting one span takes away (a row trigger, so every delete is seen: the one
+# INSERT OR REPLACE does on a re-exported span, a prune). Sums and counts are
+# subtracted; the first/last times are looked up again only when the span sat on that
+# edge. Inserts and moves are added set-based by store/conversation_stats.py.
+_REMOVE_SPAN = """
+UPDATE conversation_stats SET
+  spans = spans - 1,
+  errors = errors - ({r}.status = 'ERROR'),
+  input_tokens = input_tokens - COALESCE({r}.input_tokens, 0),
+  output_tokens = output_tokens - COALESCE({r}.output_tokens, 0)
+WHERE project_id = {r}.project_id AND conversation_id = {r}.conversation_id;
+UPDATE conversation_traces SET spans = spans - 1
+WHERE project_id = {r}.project_id AND conversation_id = {r}.conversation_id AND trace_id = {r}.trace_id;
+UPDATE conversation_stats SET turns = turns - 1
+WHERE project_id = {r}.project_id AND conversation_id = {r}.conversation_id
+  AND (SELECT spans FROM conversation_traces
+       WHERE project_id = {r}.project_id AND conversation_id = {r}.conversation_id AND trace_id = {r}.trace_id) = 0;
+DELETE FROM conversation_traces
+WHERE project_id = {r}.project_id AND conversation_id = {r}.conversation_id AND trace_id = {r}.trace_id AND spans = 0;
+UPDATE conversation_facets SET spans = spans - 1
+WHERE project_id = {r}.project_id AND conversation_id = {r}.conversation_id
+  AND ((facet = 'agent' AND value = {r}.agent_name)
+       OR (facet = 'model' AND value = COALESCE({r}.response_model, {r}.request_model)));
+DELETE FROM conversation_facets
+WHERE project_id = {r}.project_id AND conversation_id = {r}.conversation_id AND spans = 0;
+DELETE FROM conversation_stats
+WHERE project_id = {r}.project_id AND conversation_id = {r}.conversation_id AND spans = 0;
+UPDATE conversation_stats SET first_ns = (
+  SELECT min(start_ns) FROM spans WHERE project_id = {r}.project_id AND conversation_id = {r}.conversation_id)
+WHERE project_id = {r}.project_id AND conversation_id = {r}.conversation_id AND first_ns = {r}.start_ns;
+UPDATE conversation_stats SET last_ns = (
+  SELECT max(end_ns) FROM spans WHERE project_id = {r}.project_id AND conversation_id = {r}.conversation_id)
+WHERE project_id = {r}.project_id AND conversation_id = {r}.conversation_id AND last_ns = {r}.end_ns;
+"""
+
+# Rebuilds the stats of conversations already stored when this migration runs.
+_BACKFILL_STATS = """
+INSERT OR REPLACE INTO conversation_stats
+  (project_id, conversation_id, turns, spans, errors, input_tokens, output_tokens, first_ns, last_ns)
+SELECT project_id, conversation_id, count(DISTINCT trace_id), count(*), sum(status = 'ERROR'),
+       sum(COALESCE(input_tokens, 0)), sum(COALESCE(output_tokens, 0)), min(start_ns), max(end_ns)
+FROM spans GROUP BY project_id, conversation_id;
+INSERT OR REPLACE INTO conversation_traces (project_id, conversation_id, trace_id, spans)
+SELECT project_id, conversation_id, trace_id, count(*) FROM spans GROUP BY project_id, conversation_id, trace_id;
+INSERT OR REPLACE INTO conversation_facets (project_id, conversation_id, facet, value, spans)
+SELECT project_id, conversation_id, 'agent', agent_name, count(*) FROM spans
+WHERE agent_name IS NOT NULL GROUP BY project_id, conversation_id, agent_name;
+INSERT OR REPLACE INTO conversation_facets (project_id, conversation_id, facet, value, spans)
+SELECT project_id, conversation_id, 'model', COALESCE(response_model, request_model), count(*) FROM spans
+WHERE COALESCE(response_model, request_model) IS NOT NULL
+GROUP BY project_id, conversation_id, COALESCE(response_model, request_model);
+"""
+
+
+def _v2_conversation_list(db: sqlite_utils.Database) -> None:
+    """Per-conversation stats kept at ingest, and full-text search.
+
+    `SQLiteStore.write_spans` adds what it inserts and moves (set-based, in its own
+    transaction: store/conversation_stats.py); the delete trigger below takes out
+    whatever is deleted: a re-export (INSERT OR REPLACE deletes the old row first; the
+    store turns on `recursive_triggers` so that delete is seen) or a prune. Spans are
+    inserted and moved between conversations only by write_spans. The list route reads
+    these tables and never scans spans.
+    """
+    db["conversation_stats"].create(
+        {
+            "project_id": str,
+            "conversation_id": str,
+            "turns": int,
+            "spans": int,
+            "errors": int,
+            "input_tokens": int,
+            "output_tokens": int,
+            "first_ns": int,
+            "last_ns": int,
+        },
+        pk=("project_id", "conversation_id"),
+        if_not_exists=True,
+    )
+    db.execute(
+        "CREATE INDEX IF NOT EXISTS conversation_stats_by_activity "
+        "ON conversation_stats (project_id, last_ns DESC, conversation_id)"
+    )
+    # Spans per (conversation, trace): a turn is counted while it has any span.
+    db["conversation_traces"].create(
+        {"project_id": str, "conversation_id": str, "trace_id": str, "spans": int},
+        pk=("project_id", "conversation_id", "trace_id"),
+        if_not_exists=True,
+    )
+    # Spans per distinct agent name / model of a conversation.
+    db["conversation_facets"].create(
+        {"project_id": str, "conversation_id": str, "facet": str, "value": str, "spans": int},
+        pk=("project_id", "conversation_id", "facet", "value"),
+        if_not_exists=True,
+    )
+    # The searchable text of each span (see store.search_text) in an FTS5 table that
+    # holds its own copy of the text, keyed through `span_text`. Written directly by
+    # write_spans, not by triggers: an FTS5 insert inside a trigger flushes the index
+    # at every row and cost 4x more (measured). The search joins back to `spans` for
+    # the conversation, so a trace moving into its named conversation needs no update.
+    db["span_text"].create(
+        {"id": int, "project_id": str, "trace_id": str, "span_id": str},
+        pk="id",
+        not_null={"project_id", "trace_id", "span_id"},
+        if_not_exists=True,
+    )
+    db["span_text"].create_index(
+        ["project_id", "trace_id", "span_id"], index_name="span_text_by_span", unique=True, if_not_exists=True
+    )
+    db.execute("CREATE VIRTUAL TABLE IF NOT EXISTS span_text_fts USING fts5(text)")
+    _backfill_span_text(db)
+    db.executescript(_BACKFILL_STATS)
+    db.executescript(
+        "CREATE TRIGGER IF NOT EXISTS spans_stats_ad AFTER DELETE ON spans BEGIN\n"
+        + _REMOVE_SPAN.format(r="OLD")
+        + """DELETE FROM span_text_fts WHERE rowid = (
+  SELECT id FROM span_text WHERE project_id = OLD.project_id AND trace_id = OLD.trace_id AND span_id = OLD.span_id);
+DELETE FROM span_text WHERE project_id = OLD.project_id AND trace_id = OLD.trace_id AND span_id = OLD.span_id;
+END;
+"""
+    )
+
+
+def _backfill_span_text(db: sqlite_utils.Database) -> None:
+    from store.search_text import searchable_text
+
+    rows = db.execute("SELECT project_id, trace_id, span_id, content FROM span_details").fetchall()
+    texts = [(p, t, s, searchable_text(orjson.loads(c or "{}"))) for p, t, s, c in rows]
+    texts = [row for row in texts if row[3]]
+    db.conn.execute("BEGIN")
+    db.conn.executemany(INSERT_SPAN_TEXT_KEY, [row[:3] for row in texts])
+    db.conn.executemany(INSERT_SPAN_TEXT, texts)
+    db.conn.execute("COMMIT")
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1_initial, _v2_conversation_list]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -15,8 +15,20 @@ from pathlib import Path
 import orjson
 import sqlite_utils
 
-from store.model import DetailedSpan, Feedback, MiniMapSpan, PruneResult, SpanRow, Turn
-from store.schema import migrate
+from store import conversation_stats as stats
+from store.model import (
+    ConversationPage,
+    ConversationSummary,
+    DetailedSpan,
+    Feedback,
+    MiniMapSpan,
+    ProjectSummary,
+    PruneResult,
+    SpanRow,
+    Turn,
+)
+from store.schema import INSERT_SPAN_TEXT, INSERT_SPAN_TEXT_KEY, migrate
+from store.search_text import searchable_text
 
 SPAN_COLUMNS = (
     "project_id, trace_id, span_id, parent_span_id, name, kind, start_ns, end_ns, duration_ms, status, "
@@ -75,6 +87,34 @@ DELETE FROM feedback WHERE project_id = ?1 AND conversation_id = ?2 AND trace_id
 """
 # Traces deleted per transaction: short enough that the writer never waits long.
 PRUNE_BATCH_TRACES = 100
+
+LIST_PROVISIONAL_SPANS = """
+INSERT OR IGNORE INTO temp.stat_spans (project_id, trace_id, span_id)
+SELECT project_id, trace_id, span_id FROM spans WHERE project_id = ? AND trace_id = ? AND conversation_source = 0
+"""
+LIST_SPAN = "INSERT OR IGNORE INTO temp.stat_spans (project_id, trace_id, span_id) VALUES (?, ?, ?)"
+
+# Conversations with a span whose text matches :{param}. The conversation is read from
+# `spans`, so a trace adopted into its named conversation is found there.
+CONVERSATIONS_MATCHING = """
+SELECT s.conversation_id
+FROM span_text_fts
+JOIN span_text t ON t.id = span_text_fts.rowid
+JOIN spans s ON s.project_id = t.project_id AND s.trace_id = t.trace_id AND s.span_id = t.span_id
+WHERE span_text_fts MATCH :{param} AND t.project_id = :project_id
+"""
+# Words of a search used at most (each is one full-text lookup).
+MAX_SEARCH_WORDS = 16
+
+
+def fts_words(search: str) -> list[str]:
+    """A user's words as FTS5 queries, one per word, each matching as a word prefix.
+
+    Each word is quoted, so FTS syntax a user types (AND, NOT, *, ", :) is searched
+    for as text, never parsed.
+    """
+    return ['"' + word.replace('"', '""') + '"*' for word in search.split()[:MAX_SEARCH_WORDS]]
+
 
 # The mini-map: scalar columns only, all in the covering index spans_by_conversation,
 # so neither span_details nor the table rows are read. The id list is one JSON
@@ -150,6 +190,11 @@ def _span_params(row: SpanRow) -> tuple[object, ...]:
     )
 
 
+def _span_texts(rows: Sequence[SpanRow]) -> list[tuple[str, str, str, str]]:
+    texts = ((row, searchable_text(row.content)) for row in rows)
+    return [(row.project_id, row.trace_id, row.span_id, text) for row, text in texts if text]
+
+
 def _details_params(row: SpanRow) -> tuple[object, ...]:
     return (
         row.project_id,
@@ -174,6 +219,7 @@ class SQLiteStore:
         self._write_conn = self._connect()
         self._write_conn.execute("PRAGMA journal_mode = WAL")
         migrate(sqlite_utils.Database(self._write_conn))
+        self._write_conn.executescript(stats.CREATE_TEMP)
         self._write_lock = threading.Lock()
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
@@ -185,6 +231,9 @@ class SQLiteStore:
         conn.execute("PRAGMA busy_timeout = 30000")
         conn.execute(f"PRAGMA synchronous = {self._synchronous}")  # sql-safe: one of NORMAL/FULL/EXTRA, checked in __init__
         conn.execute("PRAGMA foreign_keys = ON")
+        # The conversation stats triggers must see the delete that INSERT OR REPLACE
+        # does on a re-exported span; SQLite fires it only with recursive triggers on.
+        conn.execute("PRAGMA recursive_triggers = ON")
         return conn
 
     def reader(self) -> sqlite3.Connection:
@@ -201,15 +250,31 @@ class SQLiteStore:
     def write_spans(self, rows: Sequence[SpanRow]) -> None:
         if not rows:
             return
+        # The same span twice in one batch (two requests, one a retry): the last wins.
+        rows = list({(r.project_id, r.trace_id, r.span_id): r for r in rows}.values())
         named = {(r.project_id, r.trace_id, r.conversation_id) for r in rows if r.conversation_id is not None}
+        named_traces = {(p, t) for p, t, _ in named}
         with self._write_lock:
             conn = self._write_conn
             conn.execute("BEGIN IMMEDIATE")
             try:
                 conn.executemany(NAME_TRACE_CONVERSATION, named)
+                # Spans stored before their trace named its conversation move into it,
+                # and their stats with them.
+                stats.list_spans(conn, LIST_PROVISIONAL_SPANS, named_traces)
+                stats.remove_listed(conn)
+                conn.executemany(ADOPT_EARLIER_SPANS, named_traces)
+                conn.execute(stats.REFRESH_LEFT)
+                stats.add_listed(conn)
+                # This batch. A replaced span's old stats and text leave with its old row
+                # (trigger spans_stats_ad); its new ones are added below.
                 conn.executemany(INSERT_SPAN, map(_span_params, rows))
                 conn.executemany(INSERT_DETAILS, map(_details_params, rows))
-                conn.executemany(ADOPT_EARLIER_SPANS, {(p, t) for p, t, _ in named})
+                stats.list_spans(conn, LIST_SPAN, ((r.project_id, r.trace_id, r.span_id) for r in rows))
+                stats.add_listed(conn)
+                texts = _span_texts(rows)
+                conn.executemany(INSERT_SPAN_TEXT_KEY, (text[:3] for text in texts))
+                conn.executemany(INSERT_SPAN_TEXT, texts)
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
@@ -306,6 +371,69 @@ class SQLiteStore:
                     conn.execute("ROLLBACK")
                     raise
         return result
+
+    def list_conversations(
+        self,
+        project_id: str,
+        *,
+        limit: int,
+        offset: int = 0,
+        started_after_ns: int | None = None,
+        started_before_ns: int | None = None,
+        search: str | None = None,
+    ) -> ConversationPage:
+        where = ["project_id = :project_id"]
+        params: dict[str, object] = {"project_id": project_id, "limit": limit, "offset": offset}
+        if started_after_ns is not None:
+            where.append("first_ns >= :after")
+            params["after"] = started_after_ns
+        if started_before_ns is not None:
+            where.append("first_ns < :before")
+            params["before"] = started_before_ns
+        # Each word may sit in a different span of the conversation: one match per word.
+        for i, word in enumerate(fts_words(search or "")):
+            where.append(f"conversation_id IN ({CONVERSATIONS_MATCHING.format(param=f'match{i}')})")
+            params[f"match{i}"] = word
+        conn = self.reader()
+        # One read transaction, so the count and the page agree.
+        conn.execute("BEGIN")
+        try:
+            # sql-safe (both queries): `where` holds constant text only; the search words
+            # are bound as the parameters :match0, :match1, ... named by their position.
+            total = conn.execute(f"SELECT count(*) FROM conversation_stats WHERE {' AND '.join(where)}", params).fetchone()[0]  # sql-safe: see above
+            rows = conn.execute(  # sql-safe: see above
+                f"""
+                SELECT conversation_id, turns, spans, errors, input_tokens, output_tokens, first_ns, last_ns
+                FROM conversation_stats WHERE {' AND '.join(where)}
+                ORDER BY last_ns DESC, conversation_id
+                LIMIT :limit OFFSET :offset
+                """,
+                params,
+            ).fetchall()
+            summaries = [ConversationSummary(*row) for row in rows]
+            by_id = {summary.conversation_id: summary for summary in summaries}
+            for conversation_id, facet, value in conn.execute(
+                """
+                SELECT conversation_id, facet, value FROM conversation_facets
+                WHERE project_id = ? AND conversation_id IN (SELECT value FROM json_each(?))
+                ORDER BY conversation_id, facet, value
+                """,
+                (project_id, _json(list(by_id))),
+            ):
+                summary = by_id[conversation_id]
+                (summary.agents if facet == "agent" else summary.models).append(value)
+        finally:
+            conn.execute("COMMIT")
+        return ConversationPage(total=total, conversations=summaries)
+
+    def list_projects(self) -> list[ProjectSummary]:
+        rows = self.reader().execute(
+            """
+            SELECT project_id, count(*), sum(spans), max(last_ns) FROM conversation_stats
+            GROUP BY project_id ORDER BY max(last_ns) DESC, project_id
+            """
+        ).fetchall()
+        return [ProjectSummary(*row) for row in rows]
 
     def conversation_minimap(
         self,

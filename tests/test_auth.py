@@ -152,7 +152,7 @@ def api(tmp_path):
     config = load_config(env={}, users=USERS, ingest_tokens=TOKENS)
     store = open_store(str(tmp_path / "api.db"))
     routes = [Route("/echo", echo, methods=["GET", "POST", "DELETE"]), WebSocketRoute("/live", live)]
-    app = create_app(store, routes, Authenticator(config.users, config.ingest_tokens))
+    app = create_app(store, routes, authenticator=Authenticator(config.users, config.ingest_tokens))
     with TestClient(app) as client:
         yield client
     store.close()

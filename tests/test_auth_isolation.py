@@ -116,3 +116,30 @@ def test_a_user_never_reads_or_deletes_another_projects_feedback(two_projects):
     # bob still has it.
     mine = client.post("/agents/conversations/spans", json={"project_id": "proj-b", "conversation_ids": ["conv-1"]}, headers=BOB)
     assert [f["tags"] for f in mine.json()["conversations"][0]["spans_feedback"]] == [["bob-only"]]
+
+
+def test_routes_that_show_several_projects_show_only_readable_ones(two_projects, make_provider):
+    client, _, _ = two_projects
+    projects = client.get("/agents/projects", headers=ALICE)
+    assert [p["project_id"] for p in projects.json()["projects"]] == ["proj-a"]
+    assert [p["project_id"] for p in client.get("/agents/projects", headers=BOB).json()["projects"]] == ["proj-b"]
+    assert client.get("/agents/projects").status_code == 401
+    assert client.get("/agents/events?project_id=proj-b", headers=ALICE).status_code == 403
+
+
+def test_an_event_stream_for_every_project_hears_only_readable_ones(make_server, make_provider):
+    from tests.agent_turns import agent_turn
+    from tests.test_events import sse_events
+
+    server = make_server(users=USERS)
+    to_a = make_provider(server, headers={**ALICE, "project_id": "proj-a"}).get_tracer("agent")
+    to_b = make_provider(server, headers={**BOB, "project_id": "proj-b"}).get_tracer("agent")
+    with httpx.stream("GET", f"{server.http_url}/agents/events", headers=ALICE, timeout=10) as response:
+        assert response.status_code == 200
+        events = sse_events(response.iter_lines())
+        assert next(events) == ("ready", {"project_id": None})
+        # bob's commits come first: were they leaked, they would be the next events.
+        agent_turn(to_b, "conv-b", 0, "Hi", "Hello")
+        agent_turn(to_a, "conv-a", 0, "Hi", "Hello")
+        name, data = next(events)
+        assert (name, data["project_id"]) == ("spans", "proj-a")

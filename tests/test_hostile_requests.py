@@ -184,3 +184,12 @@ def test_an_offset_beyond_64_bits_is_a_422_not_a_500(conversation):
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["body", "offset"]
     assert client.post("/agents/conversations/chat", json={**body, "offset": 2**63 - 1}).json()["turns"] == []
+
+
+def test_a_list_offset_beyond_64_bits_is_a_422_not_a_500(conversation):
+    """Found by schemathesis: SQLite's OFFSET is a 64-bit integer."""
+    client, _ = conversation
+    response = client.post("/agents/conversations", json={"project_id": "proj-a", "offset": 2**63})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "offset"]
+    assert client.post("/agents/conversations", json={"project_id": "proj-a", "offset": 2**63 - 1}).json()["conversations"] == []

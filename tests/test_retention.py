@@ -176,3 +176,37 @@ def test_background_retention_prunes_while_ingest_goes_on(make_server, make_prov
 def test_retention_is_off_by_default(store):
     assert not Retention(store).enabled
     assert Retention(store, max_db_mb=1).enabled
+
+
+def test_conversation_stats_and_search_follow_a_prune(server, make_provider):
+    """The conversation list reads stats kept at ingest: a prune keeps them right."""
+    import httpx
+
+    from tests.agent_turns import T0, agent_turn
+
+    tracer = make_provider(server, headers={"project_id": "p"}).get_tracer("agent")
+    day_ms = NS_PER_DAY // 1_000_000
+    agent_turn(tracer, "conv-mixed", 0, "Weather in Oslo?", "Cold.")
+    kept = agent_turn(tracer, "conv-mixed", 2 * day_ms, "Weather in Rome?", "Warm.")
+    agent_turn(tracer, "conv-old", 10, "Weather in Lima?", "Mild.")
+
+    def listing(**extra) -> dict:
+        with httpx.Client(base_url=server.http_url) as client:
+            return client.post("/agents/conversations", json={"project_id": "p", **extra}).json()
+
+    before = {c["conversation_id"]: c for c in listing()["conversations"]}
+    assert before["conv-mixed"]["turn_count"] == 2 and before["conv-old"]["turn_count"] == 1
+
+    result = server.store.prune(older_than_ns=T0 + NS_PER_DAY)
+
+    assert result.traces == 2
+    after = listing()
+    assert [c["conversation_id"] for c in after["conversations"]] == ["conv-mixed"]
+    mixed = after["conversations"][0]
+    assert mixed["turn_count"] == 1
+    assert mixed["span_count"] == before["conv-mixed"]["span_count"] // 2
+    assert mixed["input_tokens"] == before["conv-mixed"]["input_tokens"] // 2
+    assert mixed["started_at"].startswith("2026-01-03")
+    assert listing(search="Oslo")["conversations"] == [] and listing(search="Lima")["conversations"] == []
+    assert [c["conversation_id"] for c in listing(search="Rome")["conversations"]] == ["conv-mixed"]
+    assert {r["trace_id"] for r in read_db(server.config.db, "SELECT DISTINCT trace_id FROM spans")} == {kept}

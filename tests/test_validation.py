@@ -114,6 +114,11 @@ def test_openapi_describes_every_route(server):
     doc = response.json()
     assert doc["openapi"] == "3.1.0"
     assert set(doc["paths"]) == {
+        "/",
+        "/static/{path}",
+        "/agents/conversations",
+        "/agents/projects",
+        "/agents/events",
         "/agents/conversations/spans",
         "/agents/conversations/chat",
         "/agents/traces/chat",
@@ -145,6 +150,10 @@ def test_openapi_describes_every_route(server):
         "AgentChatToolCall",
         "AgentChatAgentHandoff",
         "AgentChatContextCompacted",
+        "AgentConversationsReq",
+        "AgentConversationsRes",
+        "AgentConversationSummary",
+        "AgentProjectsRes",
         "HTTPValidationError",
     } <= set(schemas)
     spans = doc["paths"]["/agents/conversations/spans"]["post"]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from api.routes import conversations, feedback
+from api.routes import conversation_list, conversations, feedback
 
 
 def api_routes() -> list[BaseRoute]:
-    return [*conversations.routes(), *feedback.routes()]
+    return [*conversation_list.routes(), *conversations.routes(), *feedback.routes()]

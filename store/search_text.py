@@ -1,0 +1,41 @@
+"""The text a conversation is found by: what the user typed and what the model answered.
+
+Computed at ingest from a span's normalised content (the OTel GenAI message schema) and
+stored in the full-text index. SDKs re-send the whole history with every model call, so
+only the user messages at the end of `input_messages` (the new input) are taken: the
+earlier ones were indexed with the call that first carried them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def searchable_text(content: dict[str, Any]) -> str:
+    texts: list[str] = []
+    for message in _new_user_messages(content.get("input_messages") or []):
+        texts.extend(_text_parts(message))
+    for message in content.get("output_messages") or []:
+        if isinstance(message, dict) and message.get("role", "assistant") == "assistant":
+            texts.extend(_text_parts(message))
+    return "\n".join(texts)
+
+
+def _new_user_messages(messages: list[Any]) -> list[dict[str, Any]]:
+    trailing: list[dict[str, Any]] = []
+    for message in reversed(messages):
+        if not isinstance(message, dict) or message.get("role") != "user":
+            break
+        trailing.append(message)
+    return trailing[::-1]
+
+
+def _text_parts(message: dict[str, Any]) -> list[str]:
+    return [
+        part["content"]
+        for part in message.get("parts") or []
+        if isinstance(part, dict)
+        and part.get("type") == "text"
+        and isinstance(part.get("content"), str)
+        and part["content"]
+    ]

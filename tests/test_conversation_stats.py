@@ -1,0 +1,152 @@
+"""The conversation stats the store keeps at ingest always equal a scan of the spans.
+
+Store-level: a real SQLiteStore on a real file, written the way the writer writes
+(batches of SpanRows), with the awkward cases exporters produce: retries that change
+nothing, re-exports that change a span, children before the root that names the
+conversation, and conversations met in several batches.
+"""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+from pathlib import Path
+
+import sqlite_utils
+
+from store.model import SpanRow
+from store.schema import MIGRATIONS
+from store.sqlite import SQLiteStore
+
+SCAN = """
+SELECT project_id, conversation_id, count(DISTINCT trace_id), count(*), sum(status = 'ERROR'),
+       sum(COALESCE(input_tokens, 0)), sum(COALESCE(output_tokens, 0)), min(start_ns), max(end_ns)
+FROM spans GROUP BY project_id, conversation_id ORDER BY project_id, conversation_id
+"""
+KEPT = """
+SELECT project_id, conversation_id, turns, spans, errors, input_tokens, output_tokens, first_ns, last_ns
+FROM conversation_stats ORDER BY project_id, conversation_id
+"""
+FACETS_SCAN = """
+SELECT DISTINCT project_id, conversation_id, 'agent', agent_name FROM spans WHERE agent_name IS NOT NULL
+UNION
+SELECT DISTINCT project_id, conversation_id, 'model', COALESCE(response_model, request_model) FROM spans
+WHERE COALESCE(response_model, request_model) IS NOT NULL
+ORDER BY 1, 2, 3, 4
+"""
+FACETS_KEPT = "SELECT project_id, conversation_id, facet, value FROM conversation_facets ORDER BY 1, 2, 3, 4"
+
+
+def random_span(rng: random.Random, trace: int, span: int) -> SpanRow:
+    start = rng.randrange(0, 10_000) * 1_000_000
+    return SpanRow(
+        project_id="p0" if trace < 6 else "p1",
+        trace_id=f"{trace:032x}",
+        span_id=f"{span:016x}",
+        parent_span_id=None,
+        name="span",
+        kind="INTERNAL",
+        start_ns=start,
+        end_ns=start + rng.randrange(0, 5_000) * 1_000_000,
+        status=rng.choice(["UNSET", "OK", "ERROR"]),
+        status_message="",
+        # Only some spans name the conversation (as roots do), several traces share
+        # one; traces 0, 5 and 10 never name one.
+        conversation_id=f"c{trace % 2}" if trace % 5 and rng.random() < 0.3 else None,
+        agent_name=rng.choice([None, "planner", "writer"]),
+        request_model=rng.choice([None, "gpt-4o", "claude"]),
+        response_model=rng.choice([None, "gpt-4o-2024-08-06"]),
+        input_tokens=rng.choice([None, rng.randrange(1000)]),
+        output_tokens=rng.choice([None, rng.randrange(1000)]),
+        content={"output_messages": [{"role": "assistant", "parts": [{"type": "text", "content": f"word{span}"}]}]},
+    )
+
+
+def assert_stats_match_a_scan(path: Path) -> None:
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute(KEPT).fetchall() == conn.execute(SCAN).fetchall()
+        assert conn.execute(FACETS_KEPT).fetchall() == conn.execute(FACETS_SCAN).fetchall()
+        # Every stored span's text is indexed once, and nothing else is.
+        spans = conn.execute("SELECT count(*) FROM spans").fetchone()[0]
+        assert conn.execute("SELECT count(*) FROM span_text").fetchone()[0] == spans
+        assert conn.execute("SELECT count(*) FROM span_text_fts").fetchone()[0] == spans
+    finally:
+        conn.close()
+
+
+def test_stats_survive_retries_rewrites_and_adoption(tmp_path: Path) -> None:
+    rng = random.Random(7)
+    store = SQLiteStore(tmp_path / "otelite.db")
+    written: list[SpanRow] = []
+    try:
+        for _ in range(60):
+            batch = []
+            for _ in range(rng.randrange(1, 12)):
+                roll = rng.random()
+                if written and roll < 0.25:
+                    batch.append(rng.choice(written))  # a retry: the very same span
+                elif written and roll < 0.4:
+                    old = rng.choice(written)  # a re-export with other values: last write wins
+                    batch.append(random_span(rng, int(old.trace_id, 16), int(old.span_id, 16)))
+                else:
+                    batch.append(random_span(rng, rng.randrange(12), rng.randrange(10**6)))
+            store.write_spans(batch)
+            written.extend(batch)
+            assert_stats_match_a_scan(tmp_path / "otelite.db")
+    finally:
+        store.close()
+    # The random walk did reach the cases this test is about.
+    assert any(r.conversation_id for r in written) and any(r.conversation_id is None for r in written)
+
+
+def test_pruning_spans_keeps_the_stats_right(tmp_path: Path) -> None:
+    rng = random.Random(3)
+    store = SQLiteStore(tmp_path / "otelite.db")
+    store.write_spans([random_span(rng, t, s) for t in range(12) for s in range(6)])
+    store.close()
+    conn = sqlite3.connect(tmp_path / "otelite.db")
+    conn.execute("PRAGMA recursive_triggers = ON")
+    with conn:  # whole turns go, as retention by trace would do it
+        conn.execute("DELETE FROM spans WHERE trace_id IN (?, ?)", (f"{3:032x}", f"{8:032x}"))
+    conn.close()
+    assert_stats_match_a_scan(tmp_path / "otelite.db")
+    conn = sqlite3.connect(tmp_path / "otelite.db")
+    conn.execute("PRAGMA recursive_triggers = ON")
+    with conn:  # and single spans, as retention by time would
+        conn.execute("DELETE FROM spans WHERE start_ns < 5000000000")
+    conn.close()
+    assert_stats_match_a_scan(tmp_path / "otelite.db")
+
+
+def test_a_database_from_before_the_stats_gets_them_on_open(tmp_path: Path) -> None:
+    """Upgrading: a v1 database full of spans gets its stats and search text backfilled."""
+    path = tmp_path / "old.db"
+    db = sqlite_utils.Database(path)
+    MIGRATIONS[0](db)
+    db.execute("PRAGMA user_version = 1")
+    db["spans"].insert_all(
+        [
+            {"project_id": "p", "trace_id": "t1", "span_id": "s1", "name": "chat", "start_ns": 5, "end_ns": 9,
+             "duration_ms": 0, "status": "ERROR", "conversation_id": "c", "conversation_source": 1,
+             "agent_name": "a", "request_model": "m", "input_tokens": 3},
+            {"project_id": "p", "trace_id": "t2", "span_id": "s2", "name": "chat", "start_ns": 1, "end_ns": 4,
+             "duration_ms": 0, "status": "OK", "conversation_id": "c", "conversation_source": 1, "output_tokens": 2},
+        ]
+    )  # fmt: skip
+    db["span_details"].insert(
+        {"project_id": "p", "trace_id": "t2", "span_id": "s2",
+         "content": '{"input_messages": [{"role": "user", "parts": [{"type": "text", "content": "hello there"}]}]}'}
+    )  # fmt: skip
+    db.close()
+
+    store = SQLiteStore(path)
+    try:
+        page = store.list_conversations("p", limit=10, search="hello")
+        assert page.total == 1
+        found = page.conversations[0]
+        assert (found.conversation_id, found.turns, found.spans, found.errors) == ("c", 2, 2, 1)
+        assert (found.input_tokens, found.output_tokens, found.first_ns, found.last_ns) == (3, 2, 1, 9)
+        assert (found.agents, found.models) == (["a"], ["m"])
+    finally:
+        store.close()
