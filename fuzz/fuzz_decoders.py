@@ -1,5 +1,6 @@
 """Coverage-guided fuzzing of the OTLP decoders and the GenAI extraction (atheris).
 
+    pip install -e ".[fuzz]"
     python fuzz/fuzz_decoders.py -max_total_time=300        # or -runs=100000
 
 The first byte picks the decoder (even: protobuf, odd: OTLP-JSON); the rest is the body.
