@@ -5,24 +5,33 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from api.auth import AuthMiddleware
 from api.events import Broadcaster, event_routes
 from api.http import JSONResponse, RequestInvalid, request_invalid
 from api.openapi import openapi_document
 from api.page import page_routes
 from api.routes import api_routes
 from otelite import __version__
+from otelite.auth import Authenticator
 from store.base import Store
 
 
 def create_app(
-    store: Store, extra_routes: Sequence[BaseRoute] = (), broadcaster: Broadcaster | None = None
+    store: Store,
+    extra_routes: Sequence[BaseRoute] = (),
+    broadcaster: Broadcaster | None = None,
+    authenticator: Authenticator | None = None,
+    max_body_bytes: int = 16 * 1024 * 1024,
 ) -> Starlette:
     """`broadcaster` feeds GET /agents/events; the composition root has the writer publish
-    to it after each commit (without one, the stream stays open and quiet)."""
+    to it after each commit (without one, the stream stays open and quiet). With an
+    `authenticator` that has users or tokens, every route but /health and /openapi.json
+    needs credentials (api/auth.py)."""
 
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -40,6 +49,9 @@ def create_app(
         *page_routes(),
         *extra_routes,
     ]
-    app = Starlette(routes=routes, exception_handlers={RequestInvalid: request_invalid})
+    middleware = []
+    if authenticator is not None and authenticator.enabled:
+        middleware.append(Middleware(AuthMiddleware, authenticator=authenticator, max_body_bytes=max_body_bytes))
+    app = Starlette(routes=routes, middleware=middleware, exception_handlers={RequestInvalid: request_invalid})
     app.state.store = store
     return app

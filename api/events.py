@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 import orjson
@@ -25,6 +25,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
+from api.auth import may_read
 from store.model import SpanRow
 
 # Ids listed per event at most; more and the event says "truncated": true.
@@ -35,9 +36,13 @@ KEEPALIVE_SECONDS = 15.0
 
 
 class _Subscriber:
-    def __init__(self, loop: asyncio.AbstractEventLoop, project_id: str | None) -> None:
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, project_id: str | None, may_read: Callable[[str], bool] | None = None
+    ) -> None:
         self.loop = loop
         self.project_id = project_id
+        # With auth on, a stream for every project hears only the projects its caller may read.
+        self.may_read = may_read
         self.queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(MAX_PENDING_EVENTS)
         self.overflowed = False
 
@@ -69,7 +74,12 @@ class Broadcaster:
     def publish(self, event: dict[str, Any]) -> None:
         """Send `event` to every subscriber of its project; callable from any thread."""
         with self._lock:
-            subscribers = [s for s in self._subscribers if s.project_id in (None, event.get("project_id"))]
+            project = event.get("project_id")
+            subscribers = [
+                s
+                for s in self._subscribers
+                if s.project_id in (None, project) and (s.may_read is None or s.may_read(str(project)))
+            ]
         for subscriber in subscribers:
             self._deliver(subscriber, event)
 
@@ -86,9 +96,9 @@ class Broadcaster:
         with self._lock:
             return len(self._subscribers)
 
-    def subscribe(self, project_id: str | None) -> _Subscriber | None:
+    def subscribe(self, project_id: str | None, may_read: Callable[[str], bool] | None = None) -> _Subscriber | None:
         """A new subscriber on the running loop; None once closed."""
-        subscriber = _Subscriber(asyncio.get_running_loop(), project_id)
+        subscriber = _Subscriber(asyncio.get_running_loop(), project_id, may_read)
         with self._lock:
             if self._closed:
                 return None
@@ -154,7 +164,7 @@ async def _stream(broadcaster: Broadcaster, subscriber: _Subscriber) -> AsyncIte
 def event_routes(broadcaster: Broadcaster) -> list[BaseRoute]:
     async def events(request: Request) -> Response:
         project_id = request.query_params.get("project_id") or None
-        subscriber = broadcaster.subscribe(project_id)
+        subscriber = broadcaster.subscribe(project_id, lambda project: may_read(request, project))
         if subscriber is None:
             return Response("shutting down", status_code=503, headers={"Retry-After": "2"})
         return StreamingResponse(

@@ -63,9 +63,15 @@ def rfc3339(ns: int) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+# Span times are signed 64-bit nanoseconds (1677..2262); a filter outside that range
+# is clamped to it (it matches all or nothing), never passed on to overflow SQLite.
+MIN_NS, MAX_NS = -(2**63), 2**63 - 1
+
+
 def to_ns(moment: datetime | None) -> int | None:
     """An aware datetime as integer nanoseconds since the epoch (exact, no float)."""
     if moment is None:
         return None
     delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
+    ns = (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
+    return min(max(ns, MIN_NS), MAX_NS)

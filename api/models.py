@@ -80,7 +80,8 @@ class AgentConversationChatReq(BaseModel):
     conversation_id: str
     include_feedback: bool = False
     limit: int = Field(default=MAX_CHAT_TURNS, ge=0, le=MAX_CHAT_TURNS, description="How many turns to return.")
-    offset: int = Field(default=0, ge=0, description="How many most-recent turns to skip.")
+    # Capped at int64 (found by schemathesis): a larger offset cannot be echoed as JSON.
+    offset: int = Field(default=0, ge=0, le=2**63 - 1, description="How many most-recent turns to skip.")
 
 
 class AgentChatFeedback(AgentConversationSpanFeedback):
@@ -194,7 +195,8 @@ class AgentConversationsReq(BaseModel):
 
     project_id: str = Field(min_length=1)
     limit: int = Field(default=50, ge=0, le=MAX_LIST_CONVERSATIONS)
-    offset: int = Field(default=0, ge=0)
+    # Capped at int64 (found by schemathesis): SQLite's OFFSET cannot take more.
+    offset: int = Field(default=0, ge=0, le=2**63 - 1)
     started_after: AwareDatetime | None = Field(
         default=None, description="Only conversations whose first span started at or after this."
     )

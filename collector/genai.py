@@ -68,18 +68,22 @@ CONTENT_FIELDS = frozenset(
 )
 
 
+# Integers go into SQLite INTEGER columns (signed 64-bit); anything outside is not a count.
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
 def as_int(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value == value and abs(value) < 2**63:
-        return int(value)
-    if isinstance(value, str):
+    if isinstance(value, float):
+        value = int(value) if value == value and abs(value) < 2**63 else None
+    elif isinstance(value, str):
         try:
-            return int(value)
+            value = int(value) if len(value) <= 32 else None  # int() of a huge string is slow
         except ValueError:
             return None
+    if isinstance(value, int) and INT64_MIN <= value <= INT64_MAX:
+        return value
     return None
 
 

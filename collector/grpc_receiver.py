@@ -15,8 +15,9 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
-from collector.pipeline import DecodeError, Pipeline, StorageFailed, TooManySpans
+from collector.pipeline import DecodeError, Forbidden, Pipeline, StorageFailed, TooManySpans
 from collector.writer import QueueFull, WriterClosed
+from otelite.auth import Authenticator
 
 SERVICE = "opentelemetry.proto.collector.trace.v1.TraceService"
 PROJECT_METADATA_KEYS = ("project_id", "x-project-id")
@@ -31,16 +32,26 @@ def project_from_metadata(context: grpc.ServicerContext) -> str | None:
 
 
 class TraceReceiver:
-    def __init__(self, pipeline: Pipeline) -> None:
+    def __init__(self, pipeline: Pipeline, authenticator: Authenticator | None = None) -> None:
         self.pipeline = pipeline
+        self.authenticator = authenticator
 
     def export(self, body: bytes, context: grpc.ServicerContext) -> ExportTraceServiceResponse:
+        principal = None
+        if self.authenticator is not None and self.authenticator.enabled:
+            # Same credentials as OTLP/HTTP: `authorization: Basic ...` or `Bearer <token>`.
+            authorization = dict(context.invocation_metadata()).get("authorization")
+            principal = self.authenticator.authenticate(str(authorization) if authorization else None)
+            if principal is None:
+                context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong credentials: send authorization metadata (Basic or Bearer)")
         try:
-            result = self.pipeline.export(body, json=False, project_id=project_from_metadata(context))
+            result = self.pipeline.export(body, json=False, project_id=project_from_metadata(context), principal=principal)
         except DecodeError as exc:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         except TooManySpans as exc:
             context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
+        except Forbidden as exc:
+            context.abort(grpc.StatusCode.PERMISSION_DENIED, str(exc))
         except (QueueFull, WriterClosed, StorageFailed) as exc:
             context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
         response = ExportTraceServiceResponse()
@@ -63,7 +74,13 @@ class TraceReceiver:
         )
 
 
-def create_grpc_server(pipeline: Pipeline, address: str, max_request_bytes: int, workers: int = 16) -> tuple[grpc.Server, int]:
+def create_grpc_server(
+    pipeline: Pipeline,
+    address: str,
+    max_request_bytes: int,
+    workers: int = 16,
+    authenticator: Authenticator | None = None,
+) -> tuple[grpc.Server, int]:
     """A started-ready gRPC server bound to `address`; returns it and the bound port."""
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="otelite-grpc"),
@@ -72,7 +89,7 @@ def create_grpc_server(pipeline: Pipeline, address: str, max_request_bytes: int,
             ("grpc.so_reuseport", 0),
         ],
     )
-    server.add_generic_rpc_handlers((TraceReceiver(pipeline).handler(),))
+    server.add_generic_rpc_handlers((TraceReceiver(pipeline, authenticator).handler(),))
     port = server.add_insecure_port(address)
     if port == 0:
         raise OSError(f"could not bind the OTLP/gRPC receiver to {address}")

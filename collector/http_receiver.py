@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from collector.pipeline import DecodeError, Pipeline, StorageFailed, TooManySpans
+from collector.pipeline import DecodeError, Forbidden, Pipeline, StorageFailed, TooManySpans
 from collector.writer import QueueFull, WriterClosed
 
 PROTOBUF = "application/x-protobuf"
@@ -43,12 +43,16 @@ def otlp_http_routes(pipeline: Pipeline, max_request_bytes: int) -> list[Route]:
         except (zlib.error, ValueError) as exc:
             return _status(400, code_pb2.INVALID_ARGUMENT, f"invalid request body: {exc}", json=is_json)
         project = next((v for k in PROJECT_HEADERS if (v := request.headers.get(k))), None)
+        # Set by api.auth.AuthMiddleware when auth is on, which already answered 401.
+        principal = request.scope.get("state", {}).get("principal")
         try:
-            result = await run_in_threadpool(pipeline.export, body, json=is_json, project_id=project)
+            result = await run_in_threadpool(pipeline.export, body, json=is_json, project_id=project, principal=principal)
         except DecodeError as exc:
             return _status(400, code_pb2.INVALID_ARGUMENT, str(exc), json=is_json)
         except TooManySpans as exc:
             return _status(413, code_pb2.RESOURCE_EXHAUSTED, str(exc), json=is_json)
+        except Forbidden as exc:
+            return _status(403, code_pb2.PERMISSION_DENIED, str(exc), json=is_json)
         except (QueueFull, WriterClosed, StorageFailed) as exc:
             return _status(503, code_pb2.UNAVAILABLE, str(exc), json=is_json, headers={"Retry-After": RETRY_AFTER_SECONDS})
         response = ExportTraceServiceResponse()

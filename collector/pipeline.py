@@ -10,9 +10,10 @@ from dataclasses import dataclass
 
 from collector.normalize import normalize
 from collector.writer import BatchWriter, QueueFull, WriterClosed
-from proto import DecodedRequest, DecodeError, decode_json, decode_protobuf
+from otelite.auth import Principal
+from proto import DecodedRequest, DecodeError, ValueLimits, decode_json, decode_protobuf
 
-__all__ = ["DecodeError", "ExportResult", "Pipeline", "StorageFailed", "TooManySpans"]
+__all__ = ["DecodeError", "ExportResult", "Forbidden", "Pipeline", "StorageFailed", "TooManySpans"]
 
 PROJECT_RESOURCE_ATTRIBUTE = "project.id"
 # How many rejection messages are joined into partial_success.error_message.
@@ -21,6 +22,10 @@ MAX_ERROR_MESSAGES = 5
 
 class TooManySpans(Exception):
     """The request holds more spans than `max_spans_per_request`."""
+
+
+class Forbidden(Exception):
+    """The caller may not write to a project the request's spans belong to."""
 
 
 class StorageFailed(Exception):
@@ -35,22 +40,45 @@ class ExportResult:
 
 
 class Pipeline:
-    def __init__(self, writer: BatchWriter, default_project: str = "default", max_spans_per_request: int = 50_000):
+    def __init__(
+        self,
+        writer: BatchWriter,
+        default_project: str = "default",
+        max_spans_per_request: int = 50_000,
+        value_limits: ValueLimits = ValueLimits(),
+    ):
         self.writer = writer
         self.default_project = default_project
         self.max_spans_per_request = max_spans_per_request
+        self.value_limits = value_limits
 
-    def export(self, body: bytes, *, json: bool, project_id: str | None, timeout: float | None = None) -> ExportResult:
+    def export(
+        self,
+        body: bytes,
+        *,
+        json: bool,
+        project_id: str | None,
+        principal: Principal | None = None,
+        timeout: float | None = None,
+    ) -> ExportResult:
         """Store one export request; returns once every accepted span is committed.
 
-        Raises DecodeError (bad body), TooManySpans, QueueFull, WriterClosed or
-        StorageFailed.
+        `principal` is the authenticated caller when auth is on (None: auth is off);
+        a request with any span in a project it may not write is refused whole.
+        Raises DecodeError (bad body), TooManySpans, Forbidden, QueueFull, WriterClosed
+        or StorageFailed.
         """
-        decoded = decode_json(body) if json else decode_protobuf(body)
+        decoded = decode_json(body, self.value_limits) if json else decode_protobuf(body, self.value_limits)
         total = len(decoded.spans) + len(decoded.rejected)
         if total > self.max_spans_per_request:
             raise TooManySpans(f"request has {total} spans; the limit is {self.max_spans_per_request}")
-        rows = [normalize(span, self._project(span.resource, project_id)) for span in decoded.spans]
+        fallback = (principal.default_project if principal else None) or self.default_project
+        projects = [self._project(span.resource, project_id, fallback) for span in decoded.spans]
+        if principal is not None:
+            for project in dict.fromkeys(projects):
+                if not principal.may_write(project):
+                    raise Forbidden(f"{principal.name} may not write to project {project!r}")
+        rows = [normalize(span, project) for span, project in zip(decoded.spans, projects)]
         try:
             self.writer.submit(rows).result(timeout)
         except Exception as exc:
@@ -59,13 +87,13 @@ class Pipeline:
             raise StorageFailed(f"could not store the spans: {exc}") from exc
         return ExportResult(len(rows), len(decoded.rejected), _error_message(decoded))
 
-    def _project(self, resource: dict[str, object], header_project: str | None) -> str:
+    def _project(self, resource: dict[str, object], header_project: str | None, fallback: str) -> str:
         if header_project:
             return header_project
         from_resource = resource.get(PROJECT_RESOURCE_ATTRIBUTE)
         if isinstance(from_resource, str) and from_resource:
             return from_resource
-        return self.default_project
+        return fallback
 
 
 def _error_message(decoded: DecodedRequest) -> str:

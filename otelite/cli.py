@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import getpass
+import re
 import sys
+import time
 from contextlib import nullcontext
 
 from collector.pipeline import Pipeline
@@ -11,6 +14,7 @@ from collector.writer import BatchWriter
 from otelite.config import Config, ConfigError, load_config
 from otelite.server import Otelite, is_loopback
 from otelite.transfer import export_lines, import_lines
+from proto import ValueLimits
 from store import open_store
 
 
@@ -38,7 +42,21 @@ def main(argv: list[str] | None = None) -> int:
     import_.add_argument("file")
     import_.add_argument("--project", help="project for every span (default: as on ingest)")
 
+    prune = commands.add_parser("prune", help="delete whole traces that are too old, or until the database is small enough")
+    _common(prune)
+    prune.add_argument("--older-than", type=_duration, help="age like 7d, 12h, 30m, 2w: delete traces whose newest span ended before")
+    prune.add_argument("--max-db-mb", type=int, help="then delete the oldest traces until the data fits in this many MiB")
+
+    hash_pw = commands.add_parser("hash-password", help="print a password hash for a user in config.yaml")
+    hash_pw.add_argument("--password-stdin", action="store_true", help="read the password from stdin instead of prompting")
+
+    commands.add_parser("new-token", help="print a new ingest token and the hash that goes into config.yaml")
+
     args = parser.parse_args(argv)
+    if args.command == "hash-password":
+        return _hash_password(args.password_stdin)
+    if args.command == "new-token":
+        return _new_token()
     try:
         config = load_config(
             args.config,
@@ -55,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
         return _export(config, args.project, args.output)
     if args.command == "import":
         return _import(config, args.file, args.project)
+    if args.command == "prune":
+        return _prune(config, args.older_than, args.max_db_mb)
     return _stats(config)
 
 
@@ -66,13 +86,19 @@ def _common(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _serve(config: Config, insecure: bool) -> int:
-    if not is_loopback(config.host) and not insecure:
-        print(
-            f"otelite: refusing to serve on non-loopback address {config.host} without auth; "
-            "configure users in config.yaml or pass --insecure",
-            file=sys.stderr,
+def refusal(config: Config, insecure: bool) -> str | None:
+    """Why `serve` must not start with this config, or None."""
+    if not is_loopback(config.host) and not config.auth_configured and not insecure:
+        return (
+            f"refusing to serve on non-loopback address {config.host} without auth; "
+            "configure users (or ingest_tokens) in config.yaml or pass --insecure"
         )
+    return None
+
+
+def _serve(config: Config, insecure: bool) -> int:
+    if reason := refusal(config, insecure):
+        print(f"otelite: {reason}", file=sys.stderr)
         return 2
     try:
         server = Otelite(config)
@@ -108,7 +134,13 @@ def _import(config: Config, path: str, project: str | None) -> int:
     store = open_store(config.store_url, synchronous=config.synchronous)
     writer = BatchWriter(store)
     try:
-        pipeline = Pipeline(writer, config.default_project, config.limits.max_spans_per_request)
+        limits = config.limits
+        pipeline = Pipeline(
+            writer,
+            config.default_project,
+            limits.max_spans_per_request,
+            ValueLimits(limits.max_attribute_bytes, limits.max_attributes_per_span),
+        )
         with open(path, "rb") if path != "-" else nullcontext(sys.stdin.buffer) as lines:
             result = import_lines(lines, pipeline, project)
     finally:
@@ -118,6 +150,59 @@ def _import(config: Config, path: str, project: str | None) -> int:
     if result.error_message:
         print(result.error_message, file=sys.stderr)
     return 0 if not result.error_message else 1
+
+
+DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 7 * 86_400}
+
+
+def _duration(text: str) -> int:
+    """'7d' -> nanoseconds."""
+    match = re.fullmatch(r"\s*(\d+)\s*([smhdw])\s*", text)
+    if not match:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 7d, 12h, 30m, 90s or 2w")
+    return int(match.group(1)) * DURATION_UNITS[match.group(2)] * 10**9
+
+
+def _prune(config: Config, older_than_ns: int | None, max_db_mb: int | None) -> int:
+    if older_than_ns is None and max_db_mb is None:
+        print("otelite prune: give --older-than and/or --max-db-mb", file=sys.stderr)
+        return 2
+    store = open_store(config.store_url)
+    try:
+        result = store.prune(
+            older_than_ns=time.time_ns() - older_than_ns if older_than_ns is not None else None,
+            max_bytes=max_db_mb * 1024 * 1024 if max_db_mb is not None else None,
+        )
+        print(f"pruned {result.traces} traces ({result.spans} spans, {result.feedback} feedback); {store.used_bytes() // 1024} KiB in use")
+    finally:
+        store.close()
+    return 0
+
+
+def _hash_password(from_stdin: bool) -> int:
+    from otelite.auth import hash_password
+
+    if from_stdin or not sys.stdin.isatty():
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != password:
+            print("otelite: the passwords differ", file=sys.stderr)
+            return 2
+    if not password:
+        print("otelite: empty password", file=sys.stderr)
+        return 2
+    print(hash_password(password))
+    return 0
+
+
+def _new_token() -> int:
+    from otelite.auth import new_token
+
+    token, token_hash = new_token()
+    print(f"token (give to the exporter as 'authorization: Bearer <token>'): {token}")
+    print(f"config.yaml:  ingest_tokens: [{{project: <project>, token_hash: {token_hash}}}]")
+    return 0
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,27 @@ import yaml
 class Limits:
     max_request_bytes: int = 16 * 1024 * 1024
     max_spans_per_request: int = 50_000
+    # Per string (or bytes) value: longer ones are cut and end with "...[truncated N
+    # bytes]", and the span gets `otelite.truncated` listing the keys. 1 MiB, not less:
+    # gen_ai.input.messages carries whole conversation histories.
+    max_attribute_bytes: int = 1024 * 1024
+    # Per attribute list (span, event, link, resource): the rest are dropped and
+    # counted in the span attribute `otelite.dropped_attributes_count`.
+    max_attributes_per_span: int = 1024
+
+
+@dataclass(slots=True)
+class User:
+    username: str
+    password_hash: str  # scrypt$n$r$p$salt$key, from `otelite hash-password`
+    read: list[str] = field(default_factory=list)  # projects to query; "*" = all
+    write: list[str] = field(default_factory=list)  # projects to ingest into; "*" = all
+
+
+@dataclass(slots=True)
+class IngestToken:
+    project: str
+    token_hash: str  # sha256$hex, from `otelite new-token`
 
 
 @dataclass(slots=True)
@@ -40,6 +61,19 @@ class Config:
     synchronous: str = "NORMAL"
     limits: Limits = field(default_factory=Limits)
     writer: WriterSettings = field(default_factory=WriterSettings)
+    # Retention, enforced by a background thread (0 = off): traces whose newest span
+    # started more than retention_days ago are deleted; above max_db_mb of used pages
+    # the oldest traces are deleted until the database is under it.
+    retention_days: int = 0
+    max_db_mb: int = 0
+    retention_interval_seconds: float = 300.0
+    # Auth: with any user or token configured, every route but /health needs credentials.
+    users: list[User] = field(default_factory=list)
+    ingest_tokens: list[IngestToken] = field(default_factory=list)
+
+    @property
+    def auth_configured(self) -> bool:
+        return bool(self.users or self.ingest_tokens)
 
     @property
     def store_url(self) -> str:
@@ -53,7 +87,20 @@ class Config:
 
 
 # Scalar settings that OTELITE_<NAME> may override.
-ENV_SETTINGS = ("host", "grpc_port", "http_port", "db", "store", "default_project", "synchronous")
+ENV_SETTINGS = (
+    "host",
+    "grpc_port",
+    "http_port",
+    "db",
+    "store",
+    "default_project",
+    "synchronous",
+    "retention_days",
+    "max_db_mb",
+    "retention_interval_seconds",
+)
+# List settings, and the type of their items.
+LIST_ITEMS: dict[str, type] = {"users": User, "ingest_tokens": IngestToken}
 
 
 class ConfigError(ValueError):
@@ -82,10 +129,17 @@ def _apply(target: Any, values: dict[str, Any], source: str) -> None:
         if key not in known:
             raise ConfigError(f"{source}: unknown setting {key!r} (known: {', '.join(known)})")
         current = getattr(target, key)
-        if hasattr(current, "__dataclass_fields__"):
+        if key in LIST_ITEMS:
+            setattr(target, key, _items(LIST_ITEMS[key], value, f"{source}: {key}"))
+        elif hasattr(current, "__dataclass_fields__"):
             if not isinstance(value, dict):
                 raise ConfigError(f"{source}: {key} must be a mapping")
             _apply(current, value, f"{source}: {key}")
+        elif isinstance(current, float):
+            try:
+                setattr(target, key, float(value))
+            except (TypeError, ValueError):
+                raise ConfigError(f"{source}: {key} must be a number, not {value!r}") from None
         elif isinstance(current, int):
             try:
                 setattr(target, key, int(value))
@@ -93,3 +147,47 @@ def _apply(target: Any, values: dict[str, Any], source: str) -> None:
                 raise ConfigError(f"{source}: {key} must be an integer, not {value!r}") from None
         else:
             setattr(target, key, str(value))
+
+
+def _items(item_type: type, values: Any, source: str) -> list[Any]:
+    """A list of `item_type` from YAML mappings, every field checked."""
+    from otelite.auth import HashFormatError, parse_password_hash, parse_token_hash
+
+    if not isinstance(values, list):
+        raise ConfigError(f"{source} must be a list")
+    items = []
+    for index, value in enumerate(values):
+        where = f"{source}[{index}]"
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where} must be a mapping")
+        known = {f.name: f for f in fields(item_type)}
+        unknown = set(value) - set(known)
+        if unknown:
+            raise ConfigError(f"{where}: unknown setting(s) {', '.join(sorted(map(str, unknown)))} (known: {', '.join(known)})")
+        kwargs: dict[str, Any] = {}
+        for name, f in known.items():
+            if name not in value:
+                if f.default is MISSING and f.default_factory is MISSING:
+                    raise ConfigError(f"{where}: {name} is required")
+                continue
+            item = value[name]
+            if f.type == "list[str]":
+                if isinstance(item, str):
+                    item = [item]
+                if not isinstance(item, list) or not all(isinstance(v, str) and v for v in item):
+                    raise ConfigError(f"{where}: {name} must be a list of project ids")
+            elif not isinstance(item, str) or not item:
+                raise ConfigError(f"{where}: {name} must be a non-empty string")
+            kwargs[name] = item
+        try:
+            if "password_hash" in kwargs:
+                parse_password_hash(kwargs["password_hash"])
+            if "token_hash" in kwargs:
+                parse_token_hash(kwargs["token_hash"])
+        except HashFormatError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+        items.append(item_type(**kwargs))
+    names = [getattr(i, "username", None) for i in items]
+    if len([n for n in names if n]) != len({n for n in names if n}):
+        raise ConfigError(f"{source}: a username appears twice")
+    return items

@@ -21,7 +21,10 @@ from collector.grpc_receiver import create_grpc_server
 from collector.http_receiver import otlp_http_routes
 from collector.pipeline import Pipeline
 from collector.writer import BatchWriter
+from otelite.auth import Authenticator
 from otelite.config import Config
+from otelite.retention import Retention
+from proto import ValueLimits
 from store import open_store
 
 # How long in-flight gRPC exports get to finish on shutdown.
@@ -46,9 +49,16 @@ class Otelite:
             max_queue_spans=config.writer.max_queue_spans,
             max_batch_spans=config.writer.max_batch_spans,
         )
-        self.pipeline = Pipeline(self.writer, config.default_project, config.limits.max_spans_per_request)
+        limits = config.limits
+        self.pipeline = Pipeline(
+            self.writer,
+            config.default_project,
+            limits.max_spans_per_request,
+            ValueLimits(limits.max_attribute_bytes, limits.max_attributes_per_span),
+        )
+        self.authenticator = Authenticator(config.users, config.ingest_tokens)
         self.grpc_server, self.grpc_port = create_grpc_server(
-            self.pipeline, _address(config.host, config.grpc_port), config.limits.max_request_bytes
+            self.pipeline, _address(config.host, config.grpc_port), limits.max_request_bytes, authenticator=self.authenticator
         )
         self.http_socket = _bind(config.host, config.http_port)
         self.http_port: int = self.http_socket.getsockname()[1]
@@ -56,7 +66,17 @@ class Otelite:
         self.broadcaster = Broadcaster()
         self.writer.add_listener(self.broadcaster.publish_rows)
         self.app = create_app(
-            self.store, otlp_http_routes(self.pipeline, config.limits.max_request_bytes), self.broadcaster
+            self.store,
+            otlp_http_routes(self.pipeline, limits.max_request_bytes),
+            self.broadcaster,
+            authenticator=self.authenticator,
+            max_body_bytes=limits.max_request_bytes,
+        )
+        self.retention = Retention(
+            self.store,
+            retention_days=config.retention_days,
+            max_db_mb=config.max_db_mb,
+            interval_seconds=config.retention_interval_seconds,
         )
         self.http_server = _HttpServer(
             uvicorn.Config(self.app, log_level="warning", lifespan="off", timeout_graceful_shutdown=GRPC_GRACE_SECONDS),
@@ -72,11 +92,15 @@ class Otelite:
 
     def serve(self) -> None:
         """Run in the foreground until SIGINT or SIGTERM; flush before returning."""
-        # uvicorn re-raises the signal it caught once it has stopped; these handlers
-        # take that second delivery so our own flush below still runs.
+        # These handlers cover the moments uvicorn's own are not installed: a signal
+        # during startup (before uvicorn takes over) must still stop us, so it asks
+        # uvicorn to exit as soon as it starts (found by tests/test_crash_safety.py);
+        # and uvicorn re-raises the signal it caught once it has stopped, which lands
+        # here too, so our own flush below still runs.
         for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda *_: None)
+            signal.signal(sig, self._exit_soon)
         self.grpc_server.start()
+        self.retention.start()
         print(
             f"otelite: OTLP/gRPC on {self.config.host}:{self.grpc_port}, "
             f"OTLP/HTTP and API on {self.http_url}, database {self.config.store_label}",
@@ -88,9 +112,13 @@ class Otelite:
             self.shutdown()
         print("otelite: stopped, every accepted span is written", flush=True)
 
+    def _exit_soon(self, signum: int, frame: object) -> None:
+        self.http_server.should_exit = True
+
     def start(self) -> None:
         """Serve from a background thread (tests, embedding); `stop()` ends it."""
         self.grpc_server.start()
+        self.retention.start()
         self._thread = threading.Thread(
             target=self.http_server.run, kwargs={"sockets": [self.http_socket]}, name="otelite-http", daemon=True
         )
@@ -111,6 +139,7 @@ class Otelite:
         if self._stopped:
             return
         self._stopped = True
+        self.retention.stop()
         self.grpc_server.stop(GRPC_GRACE_SECONDS).wait()
         self.writer.close()
         self.store.close()

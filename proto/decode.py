@@ -27,6 +27,27 @@ MAX_VALUE_DEPTH = 32
 TRUNCATED_DEPTH = "[truncated: nested too deep]"
 ZERO_TRACE_ID = bytes(16)
 ZERO_SPAN_ID = bytes(8)
+# Timestamps are stored as SQLite INTEGER (signed 64-bit); OTLP's fixed64 can exceed it.
+MAX_TIME_NS = 2**63 - 1
+# Span attributes that say what otelite cut (see docs/security.md).
+TRUNCATED_ATTRIBUTE = "otelite.truncated"
+DROPPED_ATTRIBUTE = "otelite.dropped_attributes_count"
+
+
+@dataclass(frozen=True, slots=True)
+class ValueLimits:
+    """Caps on what one span may carry; anything cut is marked on the span, never silent.
+
+    A string (or bytes) value longer than `max_attribute_bytes` UTF-8 bytes keeps its
+    first `max_attribute_bytes` bytes and ends with `...[truncated N bytes]`; attributes
+    past the first `max_attributes_per_span` of a list are dropped and counted.
+    """
+
+    max_attribute_bytes: int = 1024 * 1024
+    max_attributes_per_span: int = 1024
+
+
+DEFAULT_LIMITS = ValueLimits()
 
 
 class DecodeError(ValueError):
@@ -39,16 +60,16 @@ class DecodedRequest:
     rejected: list[str] = field(default_factory=list)  # one message per rejected span
 
 
-def decode_protobuf(body: bytes) -> DecodedRequest:
+def decode_protobuf(body: bytes, limits: ValueLimits = DEFAULT_LIMITS) -> DecodedRequest:
     request = ExportTraceServiceRequest()
     try:
         request.ParseFromString(body)
     except (ProtobufDecodeError, RecursionError) as exc:
         raise DecodeError(f"invalid OTLP protobuf: {exc}") from None
-    return decode_request(request)
+    return decode_request(request, limits)
 
 
-def decode_json(body: bytes) -> DecodedRequest:
+def decode_json(body: bytes, limits: ValueLimits = DEFAULT_LIMITS) -> DecodedRequest:
     try:
         document = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
@@ -58,15 +79,16 @@ def decode_json(body: bytes) -> DecodedRequest:
     try:
         _hex_ids_to_base64(document)
         request = json_format.ParseDict(document, ExportTraceServiceRequest(), ignore_unknown_fields=True)
-    except (json_format.ParseError, RecursionError, TypeError, ValueError) as exc:
+    except (json_format.ParseError, RecursionError, TypeError, ValueError, OverflowError) as exc:
         raise DecodeError(f"invalid OTLP-JSON: {exc}") from None
-    return decode_request(request)
+    return decode_request(request, limits)
 
 
-def decode_request(request: ExportTraceServiceRequest) -> DecodedRequest:
+def decode_request(request: ExportTraceServiceRequest, limits: ValueLimits = DEFAULT_LIMITS) -> DecodedRequest:
     decoded = DecodedRequest()
     for resource_spans in request.resource_spans:
-        resource = attributes_to_dict(resource_spans.resource.attributes)
+        resource_cuts = _Cuts(limits)
+        resource = resource_cuts.attributes(resource_spans.resource.attributes, "resource.")
         for scope_spans in resource_spans.scope_spans:
             scope = scope_spans.scope
             for span in scope_spans.spans:
@@ -74,26 +96,33 @@ def decode_request(request: ExportTraceServiceRequest) -> DecodedRequest:
                 if problem:
                     decoded.rejected.append(problem)
                     continue
+                cuts = _Cuts(limits)
+                attributes = cuts.attributes(span.attributes)
+                events = [
+                    SpanEvent(cuts.string(e.name, f"events[{i}].name"), e.time_unix_nano, cuts.attributes(e.attributes, f"events[{i}]."))
+                    for i, e in enumerate(span.events)
+                ]
+                links = [
+                    SpanLink(link.trace_id.hex(), link.span_id.hex(), cuts.attributes(link.attributes, f"links[{i}]."))
+                    for i, link in enumerate(span.links)
+                ]
+                name = cuts.string(span.name, "name")
+                status_message = cuts.string(span.status.message, "status.message")
+                cuts.mark(attributes, resource_cuts)
                 decoded.spans.append(
                     SpanRecord(
                         trace_id=span.trace_id.hex(),
                         span_id=span.span_id.hex(),
                         parent_span_id=span.parent_span_id.hex() or None,
-                        name=span.name,
+                        name=name,
                         kind=SPAN_KINDS[span.kind] if 0 <= span.kind < len(SPAN_KINDS) else "UNSPECIFIED",
                         start_ns=span.start_time_unix_nano,
                         end_ns=span.end_time_unix_nano,
                         status_code=STATUS_CODES[span.status.code] if 0 <= span.status.code < 3 else "UNSET",
-                        status_message=span.status.message,
-                        attributes=attributes_to_dict(span.attributes),
-                        events=[
-                            SpanEvent(e.name, e.time_unix_nano, attributes_to_dict(e.attributes))
-                            for e in span.events
-                        ],
-                        links=[
-                            SpanLink(link.trace_id.hex(), link.span_id.hex(), attributes_to_dict(link.attributes))
-                            for link in span.links
-                        ],
+                        status_message=status_message,
+                        attributes=attributes,
+                        events=events,
+                        links=links,
                         resource=resource,
                         scope_name=scope.name,
                         scope_version=scope.version,
@@ -101,6 +130,88 @@ def decode_request(request: ExportTraceServiceRequest) -> DecodedRequest:
                     )
                 )
     return decoded
+
+
+class _Cuts:
+    """Applies ValueLimits to one span's values and remembers what it cut."""
+
+    def __init__(self, limits: ValueLimits) -> None:
+        self.limits = limits
+        self.truncated: list[str] = []
+        self.dropped = 0
+        self._cut = False  # set when the value being converted was cut
+
+    def attributes(self, attributes: Any, prefix: str = "") -> Attributes:
+        kept = attributes[: self.limits.max_attributes_per_span]
+        self.dropped += len(attributes) - len(kept)
+        out: Attributes = {}
+        short = self.limits.max_attribute_bytes // 4  # a string this long cannot be over the limit
+        for kv in kept:
+            value = kv.value
+            # The hot loop of ingest: short strings, by far the most common values, are
+            # read inline without a call.
+            if value.WhichOneof("value") == "string_value" and len(text := value.string_value) <= short:
+                out[kv.key] = text
+                continue
+            self._cut = False
+            out[kv.key] = self.value(value)
+            if self._cut:
+                self.truncated.append(prefix + kv.key)
+        return out
+
+    def string(self, text: str, label: str) -> str:
+        self._cut = False
+        out = self._text(text)
+        if self._cut:
+            self.truncated.append(label)
+        return out
+
+    def mark(self, attributes: Attributes, resource: _Cuts) -> None:
+        truncated = self.truncated + resource.truncated
+        dropped = self.dropped + resource.dropped
+        if truncated:
+            attributes[TRUNCATED_ATTRIBUTE] = truncated
+        if dropped:
+            attributes[DROPPED_ATTRIBUTE] = dropped
+
+    def value(self, value: AnyValue, depth: int = 0) -> Any:
+        kind = value.WhichOneof("value")
+        if kind == "string_value":
+            return self._text(value.string_value)
+        if kind == "int_value":
+            return value.int_value
+        if kind == "double_value":
+            return value.double_value
+        if kind == "bool_value":
+            return value.bool_value
+        if kind == "bytes_value":
+            return self._bytes(value.bytes_value)
+        if depth >= MAX_VALUE_DEPTH:
+            self._cut = True
+            return TRUNCATED_DEPTH
+        if kind == "array_value":
+            return [self.value(v, depth + 1) for v in value.array_value.values]
+        if kind == "kvlist_value":
+            return {kv.key: self.value(kv.value, depth + 1) for kv in value.kvlist_value.values}
+        return None
+
+    def _text(self, text: str) -> str:
+        limit = self.limits.max_attribute_bytes
+        if len(text) * 4 <= limit:  # cannot exceed the limit: skip encoding
+            return text
+        encoded = text.encode("utf-8")
+        if len(encoded) <= limit:
+            return text
+        self._cut = True
+        kept = encoded[:limit].decode("utf-8", "ignore")
+        return f"{kept}...[truncated {len(encoded) - len(kept.encode('utf-8'))} bytes]"
+
+    def _bytes(self, raw: bytes) -> str:
+        limit = self.limits.max_attribute_bytes
+        if len(raw) <= limit:
+            return base64.b64encode(raw).decode("ascii")
+        self._cut = True
+        return f"{base64.b64encode(raw[:limit]).decode('ascii')}...[truncated {len(raw) - limit} bytes]"
 
 
 def _span_problem(span: Any) -> str | None:
@@ -114,43 +225,19 @@ def _span_problem(span: Any) -> str | None:
         problem = f"parent_span_id must be empty or 8 bytes, got {len(parent_span_id)} bytes"
     elif span.end_time_unix_nano < span.start_time_unix_nano:
         problem = "end time is before start time"
+    elif span.end_time_unix_nano > MAX_TIME_NS:
+        problem = f"end time {span.end_time_unix_nano} is beyond the year 2262"
     else:
         return None
     return f"span {span_id.hex() or '<empty>'} ({span.name!r}): {problem}"
 
 
-def attributes_to_dict(attributes: Any) -> Attributes:
-    # The hot loop of ingest (every attribute of every span): strings, by far the most
-    # common kind, are read inline without a function call.
-    out: Attributes = {}
-    for kv in attributes:
-        value = kv.value
-        if value.WhichOneof("value") == "string_value":
-            out[kv.key] = value.string_value
-        else:
-            out[kv.key] = any_value_to_python(value)
-    return out
+def attributes_to_dict(attributes: Any, limits: ValueLimits = DEFAULT_LIMITS) -> Attributes:
+    return _Cuts(limits).attributes(attributes)
 
 
-def any_value_to_python(value: AnyValue, depth: int = 0) -> Any:
-    kind = value.WhichOneof("value")
-    if kind == "string_value":
-        return value.string_value
-    if kind == "int_value":
-        return value.int_value
-    if kind == "double_value":
-        return value.double_value
-    if kind == "bool_value":
-        return value.bool_value
-    if depth >= MAX_VALUE_DEPTH:
-        return TRUNCATED_DEPTH
-    if kind == "array_value":
-        return [any_value_to_python(v, depth + 1) for v in value.array_value.values]
-    if kind == "kvlist_value":
-        return {kv.key: any_value_to_python(kv.value, depth + 1) for kv in value.kvlist_value.values}
-    if kind == "bytes_value":
-        return base64.b64encode(value.bytes_value).decode("ascii")
-    return None
+def any_value_to_python(value: AnyValue, limits: ValueLimits = DEFAULT_LIMITS) -> Any:
+    return _Cuts(limits).value(value)
 
 
 _ID_KEYS = ("traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_span_id")

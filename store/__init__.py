@@ -5,9 +5,9 @@ interface so neither side knows which one it talks to.
 """
 
 from store.base import Store
-from store.model import SpanRow
+from store.model import PruneResult, SpanRow
 
-__all__ = ["SpanRow", "Store", "open_store"]
+__all__ = ["PruneResult", "SpanRow", "Store", "open_store"]
 
 
 CLICKHOUSE_SCHEMES = ("clickhouse://", "clickhouses://", "chdb://")

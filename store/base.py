@@ -7,7 +7,16 @@ from typing import Protocol
 
 import orjson
 
-from store.model import ConversationPage, DetailedSpan, Feedback, MiniMapSpan, ProjectSummary, SpanRow, Turn
+from store.model import (
+    ConversationPage,
+    DetailedSpan,
+    Feedback,
+    MiniMapSpan,
+    ProjectSummary,
+    PruneResult,
+    SpanRow,
+    Turn,
+)
 
 
 class Store(Protocol):
@@ -20,6 +29,24 @@ class Store(Protocol):
         """
 
     def count_spans(self, project_id: str | None = None) -> int: ...
+
+    def prune(
+        self, older_than_ns: int | None = None, max_bytes: int | None = None, max_traces: int | None = None
+    ) -> PruneResult:
+        """Delete whole traces, never part of one, in small transactions.
+
+        `older_than_ns`: every trace whose newest span ended before it. `max_bytes`: then
+        the oldest traces (by their newest span) until the store uses at most that many
+        bytes. A trace goes with its span details, its conversation link and its
+        feedback; conversation-level feedback goes when no span of its conversation is
+        left. At most `max_traces` traces per call (None: no cap), so a caller can stop
+        between calls.
+        """
+        ...
+
+    def used_bytes(self) -> int:
+        """Bytes the data takes (for SQLite: pages in use, free pages excluded)."""
+        ...
 
     def list_conversations(
         self,

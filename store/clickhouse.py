@@ -38,6 +38,7 @@ from store.model import (
     Feedback,
     MiniMapSpan,
     ProjectSummary,
+    PruneResult,
     SpanRow,
     Turn,
 )
@@ -105,7 +106,9 @@ class HttpClient:
         )
 
     def query(self, sql: str, params: Params | None = None) -> list[tuple[Any, ...]]:
-        return list(self._client.query(sql, parameters=params).result_rows)
+        return list(
+            self._client.query(sql, parameters=params).result_rows
+        )  # sql-safe: the client seam; every caller passes SQL built from constants and Schema names
 
     def stream(self, sql: str, params: Params | None = None) -> Iterator[tuple[Any, ...]]:
         with self._client.query_rows_stream(sql, parameters=params) as rows:
@@ -134,11 +137,13 @@ class ChdbClient:
 
         self._session = session.Session(path)
         for name, value in settings.items():
-            self._session.query(f"SET {name} = {value!r}")
+            self._session.query(f"SET {name} = {value!r}")  # sql-safe: names and values of the SETTINGS constants
 
     def query(self, sql: str, params: Params | None = None) -> list[tuple[Any, ...]]:
         sql, params = _bind(sql, params)
-        result = self._session.query(sql, "JSONCompact", params=params)
+        result = self._session.query(
+            sql, "JSONCompact", params=params
+        )  # sql-safe: the client seam; every caller passes SQL built from constants and Schema names
         data = result.bytes()
         return [tuple(row) for row in orjson.loads(data)["data"]] if data else []
 
@@ -151,11 +156,15 @@ class ChdbClient:
 
     def command(self, sql: str, params: Params | None = None) -> None:
         sql, params = _bind(sql, params)
-        self._session.query(sql, "JSONCompact", params=params)
+        self._session.query(
+            sql, "JSONCompact", params=params
+        )  # sql-safe: the client seam; every caller passes SQL built from constants and Schema names
 
     def insert(self, table: str, columns: Sequence[str], body: bytes) -> None:
         # What clickhouse-connect's raw_insert sends as query + body, as one text.
-        self._session.query(f"INSERT INTO {table} ({', '.join(columns)}) FORMAT JSONCompactEachRow\n{body.decode()}")
+        self._session.query(
+            f"INSERT INTO {table} ({', '.join(columns)}) FORMAT JSONCompactEachRow\n{body.decode()}"
+        )  # sql-safe: table from Schema, columns from the *_COLUMNS constants; data is the body
 
     def close(self) -> None:
         self._session.close()
@@ -229,7 +238,9 @@ def migrate(client: ClickHouseClient, schema: Schema) -> int:
     """Bring the database up to SCHEMA_VERSION; returns the version it started at."""
     for statement in bootstrap(schema):
         client.command(statement)
-    start = client.query(f"SELECT max(version) FROM {schema.table('otelite_migrations')}")[0][0] or 0
+    start = (
+        client.query(f"SELECT max(version) FROM {schema.table('otelite_migrations')}")[0][0] or 0
+    )  # sql-safe: table names from Schema (checked identifiers); values bound as {name:Type}
     if start > SCHEMA_VERSION:
         raise RuntimeError(
             f"ClickHouse schema version {start} is newer than this otelite ({SCHEMA_VERSION}); upgrade otelite"
@@ -337,9 +348,11 @@ class ClickHouseStore:
 
     def count_spans(self, project_id: str | None = None) -> int:
         if project_id is None:
-            return int(self.client.query(f"SELECT count() FROM {self.table('spans')} FINAL")[0][0])
+            return int(
+                self.client.query(f"SELECT count() FROM {self.table('spans')} FINAL")[0][0]
+            )  # sql-safe: table names from Schema (checked identifiers); values bound as {name:Type}
         return int(
-            self.client.query(
+            self.client.query(  # sql-safe: table names from Schema (checked identifiers); values bound as {name:Type}
                 f"SELECT count() FROM {self.table('spans')} FINAL WHERE project_id = {{project_id:String}}",
                 {"project_id": project_id},
             )[0][0]
@@ -367,7 +380,9 @@ class ClickHouseStore:
             where,
             "ORDER BY resolved_conversation_id, s.start_ns, s.span_id",
         )
-        return [MiniMapSpan(*row) for row in self.client.query(sql, params)]
+        return [
+            MiniMapSpan(*row) for row in self.client.query(sql, params)
+        ]  # sql-safe: table names from Schema (checked identifiers); values bound as {name:Type}
 
     def conversation_minimap_json(
         self,
@@ -387,7 +402,9 @@ class ClickHouseStore:
             tail="GROUP BY trace_id ORDER BY first_start_ns, trace_id",
         )
         params = {"project_id": project_id, "conversation_ids": [conversation_id]}
-        return [Turn(*row) for row in self.client.query(sql, params)]
+        return [
+            Turn(*row) for row in self.client.query(sql, params)
+        ]  # sql-safe: table names from Schema (checked identifiers); values bound as {name:Type}
 
     def trace_spans(self, project_id: str, trace_ids: Sequence[str]) -> list[DetailedSpan]:
         # Both sides look the traces up by (project_id, trace_id): the primary key of
@@ -410,7 +427,9 @@ LEFT JOIN (
 WHERE s.project_id = {{project_id:String}} AND s.trace_id IN {{trace_ids:Array(String)}}
 ORDER BY s.start_ns, s.span_id"""
         spans = []
-        for *scalars, content in self.client.query(sql, {"project_id": project_id, "trace_ids": list(trace_ids)}):
+        for *scalars, content in self.client.query(
+            sql, {"project_id": project_id, "trace_ids": list(trace_ids)}
+        ):  # sql-safe: table names from Schema (checked identifiers); values bound as {name:Type}
             span = DetailedSpan(*scalars)
             span.content = orjson.loads(content) if content else {}
             spans.append(span)
@@ -483,13 +502,17 @@ FROM (
 )
 ORDER BY last_ns DESC, conversation
 LIMIT {{limit:UInt32}} OFFSET {{offset:UInt32}}"""
-        rows = self.client.query(sql, params)
+        rows = self.client.query(
+            sql, params
+        )  # sql-safe: table names from Schema (checked identifiers); values bound as {name:Type}
         summaries = [ConversationSummary(*row[:8], agents=list(row[8]), models=list(row[9])) for row in rows]
         if rows:
             total = int(rows[0][10])
         elif offset:
             # Past the last page: count without it.
-            total = int(self.client.query(f"SELECT count() FROM ({sql.rsplit('ORDER BY', 1)[0]})", params)[0][0])
+            total = int(
+                self.client.query(f"SELECT count() FROM ({sql.rsplit('ORDER BY', 1)[0]})", params)[0][0]
+            )  # sql-safe: table names from Schema (checked identifiers); values bound as {name:Type}
         else:
             total = 0
         return ConversationPage(total=total, conversations=summaries)
@@ -504,7 +527,116 @@ LEFT JOIN (
 ) AS owner ON owner.project_id = s.project_id AND owner.trace_id = s.trace_id
 GROUP BY s.project_id
 ORDER BY last_ns DESC, s.project_id"""
-        return [ProjectSummary(*row) for row in self.client.query(sql)]
+        return [
+            ProjectSummary(*row) for row in self.client.query(sql)
+        ]  # sql-safe: table names from Schema (checked identifiers); values bound as {name:Type}
+
+    # -- retention --------------------------------------------------------------------
+
+    def prune(
+        self, older_than_ns: int | None = None, max_bytes: int | None = None, max_traces: int | None = None
+    ) -> PruneResult:
+        """Whole traces, judged by their newest span, as SQLite prunes them: lightweight
+        DELETEs (rows are masked at once; merges free their space later) and feedback
+        tombstones. `?ttl_days=` in the store URL is ClickHouse's own retention; this is
+        `otelite prune` and the `retention_days` / `max_db_mb` thread."""
+        result = PruneResult()
+        budget = max_traces if max_traces is not None else 2**62
+        if older_than_ns is not None:
+            expired = self.client.query(  # sql-safe: table names from Schema (checked identifiers); values bound as {name:Type}
+                f"""
+SELECT project_id, trace_id, count() FROM {self.table("spans")} FINAL
+GROUP BY project_id, trace_id HAVING max(end_ns) < {{older_than:Int64}}
+ORDER BY max(end_ns), project_id, trace_id LIMIT {{budget:UInt64}}""",
+                {"older_than": older_than_ns, "budget": budget},
+            )
+            result.add(self._delete_traces(expired))
+        if max_bytes is not None and result.traces < budget:
+            used, spans = self.used_bytes(), self.count_spans()
+            if used > max_bytes and spans:
+                # As SQLite: the excess in spans from the average span size, oldest first.
+                excess = int((used - max_bytes) / (used / spans) * 1.1) + 1
+                oldest = self.client.query(  # sql-safe: table names from Schema (checked identifiers); values bound as {name:Type}
+                    f"""
+SELECT project_id, trace_id, count() FROM {self.table("spans")} FINAL
+GROUP BY project_id, trace_id ORDER BY max(end_ns), project_id, trace_id LIMIT {{budget:UInt64}}""",
+                    {"budget": min(excess, budget - result.traces)},
+                )
+                chosen, total = [], 0
+                for project, trace, count in oldest:
+                    if total >= excess:
+                        break
+                    chosen.append((project, trace, count))
+                    total += count
+                result.add(self._delete_traces(chosen))
+        return result
+
+    def _delete_traces(self, traces: Sequence[tuple[str, str, int]]) -> PruneResult:
+        result = PruneResult()
+        for start in range(0, len(traces), PRUNE_BATCH_TRACES):
+            batch = traces[start : start + PRUNE_BATCH_TRACES]
+            params: Params = {"pairs": [(project, trace) for project, trace, _ in batch]}
+            # The conversations these traces are in, for conversation-level feedback.
+            touched = self.client.query(  # sql-safe: table names from Schema (checked identifiers); values bound as {name:Type}
+                f"""
+SELECT DISTINCT s.project_id, {RESOLVED_CONVERSATION}
+FROM {self.table("spans")} AS s FINAL
+LEFT JOIN (
+  SELECT project_id, trace_id, argMin(conversation_id, named_ns) AS named_conversation_id
+  FROM {self.table("trace_conversations")} WHERE (project_id, trace_id) IN {{pairs:Array(Tuple(String, String))}}
+  GROUP BY project_id, trace_id
+) AS owner ON owner.project_id = s.project_id AND owner.trace_id = s.trace_id
+WHERE (s.project_id, s.trace_id) IN {{pairs:Array(Tuple(String, String))}}""",
+                params,
+            )
+            for name in ("span_details", "trace_conversations", "spans"):
+                self.client.command(
+                    f"DELETE FROM {self.schema.storage_table(name)}{self.schema.on_cluster} "
+                    "WHERE (project_id, trace_id) IN {pairs:Array(Tuple(String, String))}",
+                    params,
+                )
+            result.traces += len(batch)
+            result.spans += sum(count for _, _, count in batch)
+            # Turn feedback goes with its turn; conversation feedback with the last turn.
+            left = set()
+            for project in {project for project, _ in touched}:
+                ids = [conversation for p, conversation in touched if p == project]
+                sql = conversation_spans_sql(self.schema, f"DISTINCT {RESOLVED_CONVERSATION}")
+                left |= {
+                    (project, row[0])
+                    for row in self.client.query(
+                        sql, {"project_id": project, "conversation_ids": ids}
+                    )  # sql-safe: table names from Schema (checked identifiers); values bound as {name:Type}
+                }
+            orphans = [pair for pair in touched if tuple(pair) not in left]
+            gone = self.client.query(  # sql-safe: table names from Schema (checked identifiers); values bound as {name:Type}
+                f"""
+SELECT id, project_id, conversation_id, trace_id, feedback_type, tags, ratings, created_ns
+FROM {self.table("feedback")} FINAL
+WHERE (trace_id IS NOT NULL AND (project_id, assumeNotNull(trace_id)) IN {{pairs:Array(Tuple(String, String))}})
+   OR (trace_id IS NULL AND (project_id, conversation_id) IN {{orphans:Array(Tuple(String, String))}})""",
+                {**params, "orphans": [tuple(pair) for pair in orphans]},
+            )
+            for id_, project, conversation, trace, kind, tags, ratings, created in gone:
+                self._insert_feedback(
+                    Feedback(id_, project, conversation, trace, kind, list(tags), orjson.loads(ratings), created),
+                    deleted=True,
+                )
+            result.feedback += len(gone)
+        return result
+
+    def used_bytes(self) -> int:
+        """The bytes the live data takes: the database's parts on disk, scaled by the share
+        of span rows still live (rows replaced or masked by DELETE leave the disk only
+        when merges rewrite their parts). On a cluster: this node's parts."""
+        total, span_rows = self.client.query(
+            "SELECT sum(bytes_on_disk), sumIf(rows, table = {spans:String}) FROM system.parts "
+            "WHERE database = {database:String} AND active",
+            {"database": self.schema.database, "spans": self.schema.storage_table("spans").partition(".")[2]},
+        )[0]
+        if not span_rows:
+            return int(total or 0)
+        return int(total * min(1.0, self.count_spans() / span_rows))
 
     # -- feedback ---------------------------------------------------------------------
 
@@ -518,7 +650,9 @@ SELECT id, project_id, conversation_id, trace_id, feedback_type, tags, ratings, 
 FROM {self.table("feedback")} FINAL
 WHERE project_id = {{project_id:String}} AND conversation_id IN {{conversation_ids:Array(String)}}
 ORDER BY created_ns, id"""
-        rows = self.client.query(sql, {"project_id": project_id, "conversation_ids": list(conversation_ids)})
+        rows = self.client.query(
+            sql, {"project_id": project_id, "conversation_ids": list(conversation_ids)}
+        )  # sql-safe: table names from Schema (checked identifiers); values bound as {name:Type}
         return [
             Feedback(id_, project, conversation, trace, kind, list(tags), orjson.loads(ratings), created)
             for id_, project, conversation, trace, kind, tags, ratings, created in rows
@@ -529,7 +663,9 @@ ORDER BY created_ns, id"""
 SELECT id, project_id, conversation_id, trace_id, feedback_type, tags, ratings, created_ns
 FROM {self.table("feedback")} FINAL
 WHERE project_id = {{project_id:String}} AND id = {{id:String}}"""
-        rows = self.client.query(sql, {"project_id": project_id, "id": feedback_id})
+        rows = self.client.query(
+            sql, {"project_id": project_id, "id": feedback_id}
+        )  # sql-safe: table names from Schema (checked identifiers); values bound as {name:Type}
         if not rows:
             return False
         id_, project, conversation, trace, kind, tags, ratings, created = rows[0]
@@ -601,7 +737,9 @@ LEFT JOIN (SELECT project_id, trace_id, span_id, content FROM {self.table("span_
   ON d.project_id = s.project_id AND d.trace_id = s.trace_id AND d.span_id = s.span_id
 WHERE {project}
 ORDER BY s.start_ns, s.span_id"""
-        rows = self.client.query(sql, {"project_id": project_id} if project_id is not None else None)
+        rows = self.client.query(
+            sql, {"project_id": project_id} if project_id is not None else None
+        )  # sql-safe: table names from Schema (checked identifiers); values bound as {name:Type}
         names = [*columns, "conversation_id", "conversation_source", "content"]
         return [{**dict(zip(names, row)), "content": orjson.loads(row[-1] or "{}")} for row in rows]
 
@@ -609,6 +747,9 @@ ORDER BY s.start_ns, s.span_id"""
         self.client.close()
 
 
+# Traces per round of DELETEs. Each DELETE is a (lightweight) mutation with a fixed cost
+# of its own, some 0.3 s on chdb here, while rows are cheap: large rounds.
+PRUNE_BATCH_TRACES = 5000
 # As SQLite's FTS5 list search: at most 16 words, each matching as a word prefix.
 MAX_SEARCH_WORDS = 16
 # ClickHouse's tokens() splits on ASCII characters that are not letters or digits.

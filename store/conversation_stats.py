@@ -131,7 +131,7 @@ WHERE (project_id, conversation_id) IN ({_TOUCHED})
 def list_spans(conn: sqlite3.Connection, sql: str, params: Iterable[tuple[object, ...]]) -> None:
     """Make `sql` (run once per params, inserting into temp.stat_spans) the listed spans."""
     conn.execute("DELETE FROM temp.stat_spans")
-    conn.executemany(sql, params)
+    conn.executemany(sql, params)  # sql-safe: callers pass the constants LIST_SPAN / LIST_PROVISIONAL_SPANS
 
 
 def add_listed(conn: sqlite3.Connection) -> None:

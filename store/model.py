@@ -50,6 +50,20 @@ class SpanRow:
 
 
 @dataclass(slots=True)
+class PruneResult:
+    """What one `Store.prune` call deleted."""
+
+    traces: int = 0
+    spans: int = 0
+    feedback: int = 0
+
+    def add(self, other: PruneResult) -> None:
+        self.traces += other.traces
+        self.spans += other.spans
+        self.feedback += other.feedback
+
+
+@dataclass(slots=True)
 class ConversationSummary:
     """One row of the conversation list, from the stats kept at ingest."""
 

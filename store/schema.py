@@ -250,5 +250,5 @@ def migrate(db: sqlite_utils.Database) -> int:
         )
     for version in range(start, SCHEMA_VERSION):
         MIGRATIONS[version](db)
-        conn.execute(f"PRAGMA user_version = {version + 1}")
+        conn.execute(f"PRAGMA user_version = {version + 1}")  # sql-safe: an int we count; PRAGMAs take no parameters
     return start

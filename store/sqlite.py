@@ -25,6 +25,7 @@ from store.model import (
     Feedback,
     MiniMapSpan,
     ProjectSummary,
+    PruneResult,
     SpanRow,
     Turn,
 )
@@ -67,6 +68,30 @@ SET conversation_id = (SELECT conversation_id FROM trace_conversations tc
     conversation_source = 2
 WHERE project_id = ? AND trace_id = ? AND conversation_source = 0
 """
+
+# Retention. A trace's age is its newest span's end; these read the whole spans table
+# once per prune (through the primary key, on a reader connection, so ingest goes on).
+EXPIRED_TRACES = """
+SELECT project_id, trace_id, max(end_ns) AS newest FROM spans
+GROUP BY project_id, trace_id HAVING newest < ?
+"""
+OLDEST_TRACES = """
+SELECT project_id, trace_id, max(end_ns) AS newest, count(*) AS spans FROM spans
+GROUP BY project_id, trace_id ORDER BY newest LIMIT ?
+"""
+TRACE_NEWEST = "SELECT max(end_ns) FROM spans WHERE project_id = ? AND trace_id = ?"
+TRACE_CONVERSATIONS = "SELECT DISTINCT conversation_id FROM spans WHERE project_id = ? AND trace_id = ?"
+DELETE_TRACE_SPANS = "DELETE FROM spans WHERE project_id = ? AND trace_id = ?"
+DELETE_TRACE_DETAILS = "DELETE FROM span_details WHERE project_id = ? AND trace_id = ?"
+DELETE_TRACE_CONVERSATION = "DELETE FROM trace_conversations WHERE project_id = ? AND trace_id = ?"
+DELETE_TRACE_FEEDBACK = "DELETE FROM feedback WHERE project_id = ? AND trace_id = ?"
+# Conversation-level feedback outlives a pruned turn while any turn of its conversation is left.
+DELETE_ORPHAN_CONVERSATION_FEEDBACK = """
+DELETE FROM feedback WHERE project_id = ?1 AND conversation_id = ?2 AND trace_id IS NULL
+  AND NOT EXISTS (SELECT 1 FROM spans WHERE project_id = ?1 AND conversation_id = ?2)
+"""
+# Traces deleted per transaction: short enough that the writer never waits long.
+PRUNE_BATCH_TRACES = 100
 
 LIST_PROVISIONAL_SPANS = """
 INSERT OR IGNORE INTO temp.stat_spans (project_id, trace_id, span_id)
@@ -272,7 +297,7 @@ class SQLiteStore:
         # into the database inside every ~1000th commit, on the writer's clock); a
         # checkpointer thread does it on its own connection, outside the GIL, while the
         # writer goes on. See _Checkpointer.
-        self._write_conn.execute(f"PRAGMA cache_size = {-WRITER_CACHE_KIB}")
+        self._write_conn.execute(f"PRAGMA cache_size = {-WRITER_CACHE_KIB}")  # sql-safe: a module constant; PRAGMAs take no parameters
         self._write_conn.execute("PRAGMA wal_autocheckpoint = 0")
         self._checkpointer = _Checkpointer(self._connect())
         self._write_conn.executescript(stats.CREATE_TEMP)
@@ -285,7 +310,7 @@ class SQLiteStore:
         # isolation_level=None: we issue BEGIN/COMMIT ourselves, nothing implicit.
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
         conn.execute("PRAGMA busy_timeout = 30000")
-        conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+        conn.execute(f"PRAGMA synchronous = {self._synchronous}")  # sql-safe: one of NORMAL/FULL/EXTRA, checked in __init__
         conn.execute("PRAGMA foreign_keys = ON")
         # The conversation stats triggers must see the delete that INSERT OR REPLACE
         # does on a re-exported span; SQLite fires it only with recursive triggers on.
@@ -370,6 +395,69 @@ class SQLiteStore:
             return self.reader().execute("SELECT count(*) FROM spans").fetchone()[0]
         return self.reader().execute("SELECT count(*) FROM spans WHERE project_id = ?", (project_id,)).fetchone()[0]
 
+    def used_bytes(self) -> int:
+        conn = self.reader()
+        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+        pages = conn.execute("PRAGMA page_count").fetchone()[0] - conn.execute("PRAGMA freelist_count").fetchone()[0]
+        return pages * page_size
+
+    def prune(
+        self, older_than_ns: int | None = None, max_bytes: int | None = None, max_traces: int | None = None
+    ) -> PruneResult:
+        result = PruneResult()
+        budget = max_traces if max_traces is not None else 2**62
+        if older_than_ns is not None:
+            expired = self.reader().execute(EXPIRED_TRACES, (older_than_ns,)).fetchall()
+            result.add(self._delete_traces(expired[:budget]))
+        if max_bytes is not None:
+            # Deleting rows frees pages only as B-tree pages empty, so estimate how many
+            # spans to drop from the average span size, delete, measure again.
+            while result.traces < budget and (used := self.used_bytes()) > max_bytes:
+                spans = self.count_spans()
+                if spans == 0:
+                    break
+                excess = int((used - max_bytes) / (used / spans) * 1.1) + 1
+                oldest = self.reader().execute(OLDEST_TRACES, (min(excess, budget - result.traces),)).fetchall()
+                chosen, total = [], 0
+                for project, trace, newest, count in oldest:
+                    if total >= excess:
+                        break
+                    chosen.append((project, trace, newest))
+                    total += count
+                deleted = self._delete_traces(chosen)
+                result.add(deleted)
+                if deleted.traces == 0:
+                    break
+        return result
+
+    def _delete_traces(self, traces: Sequence[tuple[str, str, int]]) -> PruneResult:
+        """Delete (project, trace, newest_end_ns) traces unless a newer span came since."""
+        result = PruneResult()
+        for start in range(0, len(traces), PRUNE_BATCH_TRACES):
+            with self._write_lock:
+                conn = self._write_conn
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    for project, trace, newest in traces[start : start + PRUNE_BATCH_TRACES]:
+                        current = conn.execute(TRACE_NEWEST, (project, trace)).fetchone()[0]
+                        if current is None or current > newest:
+                            continue  # gone already, or a span arrived since: judge it next time
+                        conversations = [r[0] for r in conn.execute(TRACE_CONVERSATIONS, (project, trace))]
+                        result.spans += conn.execute(DELETE_TRACE_SPANS, (project, trace)).rowcount
+                        conn.execute(DELETE_TRACE_DETAILS, (project, trace))
+                        conn.execute(DELETE_TRACE_CONVERSATION, (project, trace))
+                        result.traces += 1
+                        result.feedback += conn.execute(DELETE_TRACE_FEEDBACK, (project, trace)).rowcount
+                        for conversation in conversations:
+                            result.feedback += conn.execute(
+                                DELETE_ORPHAN_CONVERSATION_FEEDBACK, (project, conversation)
+                            ).rowcount
+                    conn.execute("COMMIT")
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+        return result
+
     def list_conversations(
         self,
         project_id: str,
@@ -396,8 +484,10 @@ class SQLiteStore:
         # One read transaction, so the count and the page agree.
         conn.execute("BEGIN")
         try:
-            total = conn.execute(f"SELECT count(*) FROM conversation_stats WHERE {' AND '.join(where)}", params).fetchone()[0]
-            rows = conn.execute(
+            # sql-safe (both queries): `where` holds constant text only; the search words
+            # are bound as the parameters :match0, :match1, ... named by their position.
+            total = conn.execute(f"SELECT count(*) FROM conversation_stats WHERE {' AND '.join(where)}", params).fetchone()[0]  # sql-safe: see above
+            rows = conn.execute(  # sql-safe: see above
                 f"""
                 SELECT conversation_id, turns, spans, errors, input_tokens, output_tokens, first_ns, last_ns
                 FROM conversation_stats WHERE {' AND '.join(where)}
@@ -430,6 +520,7 @@ class SQLiteStore:
             """
         ).fetchall()
         return [ProjectSummary(*row) for row in rows]
+
     def conversation_minimap(
         self,
         project_id: str,

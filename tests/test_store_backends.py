@@ -253,3 +253,78 @@ def test_the_conversation_list_agrees_with_sqlite_through_retries_rewrites_and_a
         assert store.list_projects() == reference.list_projects()
     finally:
         reference.close()
+
+
+def test_prune_removes_whole_old_traces_with_their_rows_and_feedback(make_store, store_url, capsys):
+    # test_retention.py's case, read back through the Store interface on every backend.
+    from store.model import Feedback
+    from tests.test_retention import NOW, span
+
+    day = 86_400 * 10**9
+    store = make_store()
+    store.write_spans(
+        [
+            span("a", "1", days_ago=10, conversation="conv-1"),
+            span("a", "2", days_ago=9),
+            span("b", "1", days_ago=9),
+            span("b", "2", days_ago=1, conversation="conv-1"),
+            span("c", "1", days_ago=30, conversation="conv-2"),
+            span("c", "1", days_ago=1, conversation="conv-2", project_id="q"),
+        ]
+    )
+    for fid, conversation, trace in (
+        ("f-turn-a", "conv-1", "a"),
+        ("f-turn-b", "conv-1", "b"),
+        ("f-conv-1", "conv-1", None),
+        ("f-conv-2", "conv-2", None),
+    ):
+        trace_id = trace.ljust(32, "0") if trace else None
+        store.add_feedback(Feedback(fid, "p", conversation, trace_id, "wandb.agent_user_feedback", [], [], NOW))
+
+    result = store.prune(older_than_ns=NOW - 7 * day)
+
+    assert (result.traces, result.spans, result.feedback) == (2, 3, 2)
+    assert {(r["project_id"], r["trace_id"][0], r["span_id"][0]) for r in stored_spans(store)} == {
+        ("p", "b", "1"),
+        ("p", "b", "2"),
+        ("q", "c", "1"),
+    }
+    assert {(s.project_id, s.trace_id[0]) for s in store.iter_spans()} == {("p", "b"), ("q", "c")}
+    assert [c.conversation_id for c in store.list_conversations("p", limit=10).conversations] == ["conv-1"]
+    assert {f.id for f in store.list_feedback("p", ["conv-1", "conv-2"])} == {"f-turn-b", "f-conv-1"}
+    assert store.prune(older_than_ns=NOW - 7 * day).traces == 0
+    # `otelite prune --store URL` on the same store: nothing left that old.
+    from otelite.cli import main
+
+    assert main(["prune", "--store", store_url, "--older-than", "7d"]) == 0
+    assert capsys.readouterr().out.startswith("pruned 0 traces (0 spans, 0 feedback); ")
+
+
+def test_size_cap_drops_oldest_traces_first(make_store):
+    from tests.test_retention import span
+
+    store = make_store()
+    # Incompressible payloads: ClickHouse compresses "x" * 4000 to nearly nothing.
+    rng = random.Random(5)
+    rows = [
+        span(
+            f"t{n:03d}",
+            str(k),
+            days_ago=(60 - n) / 5,
+            attributes={"gen_ai.tool.call.result": rng.randbytes(2000).hex()},
+        )
+        for n in range(60)
+        for k in range(3)
+    ]
+    for start in range(0, len(rows), 60):
+        store.write_spans(rows[start : start + 60])
+    used = store.used_bytes()
+    cap = used // 2
+
+    result = store.prune(max_bytes=cap)
+
+    assert 0 < result.traces < 60
+    assert store.used_bytes() <= cap
+    kept = sorted({r["trace_id"][:4] for r in stored_spans(store)})
+    assert kept == [f"t{n:03d}" for n in range(60 - len(kept), 60)]  # the newest, whole
+    assert store.count_spans() == 3 * len(kept)

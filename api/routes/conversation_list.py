@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from api.auth import may_read
 from api.http import JSONResponse, read_body, rfc3339, to_ns
 from api.models import AgentConversationsReq
 from store.base import Store
@@ -69,7 +70,8 @@ async def list_conversations(request: Request) -> Response:
 async def list_projects(request: Request) -> Response:
     store: Store = request.app.state.store
     projects = await run_in_threadpool(store.list_projects)
-    return JSONResponse({"projects": [project_json(p) for p in projects]})
+    # With auth on, only the projects this caller may read exist for them.
+    return JSONResponse({"projects": [project_json(p) for p in projects if may_read(request, p.project_id)]})
 
 
 def routes() -> list[Route]:
