@@ -107,8 +107,8 @@ class HttpClient:
 
     def query(self, sql: str, params: Params | None = None) -> list[tuple[Any, ...]]:
         return list(
-            self._client.query(sql, parameters=params).result_rows
-        )  # sql-safe: the client seam; every caller passes SQL built from constants and Schema names
+            self._client.query(sql, parameters=params).result_rows  # sql-safe: seam
+        )
 
     def stream(self, sql: str, params: Params | None = None) -> Iterator[tuple[Any, ...]]:
         with self._client.query_rows_stream(sql, parameters=params) as rows:
@@ -137,13 +137,11 @@ class ChdbClient:
 
         self._session = session.Session(path)
         for name, value in settings.items():
-            self._session.query(f"SET {name} = {value!r}")  # sql-safe: names and values of the SETTINGS constants
+            self._session.query(f"SET {name} = {value!r}")  # sql-safe: SETTINGS
 
     def query(self, sql: str, params: Params | None = None) -> list[tuple[Any, ...]]:
         sql, params = _bind(sql, params)
-        result = self._session.query(
-            sql, "JSONCompact", params=params
-        )  # sql-safe: the client seam; every caller passes SQL built from constants and Schema names
+        result = self._session.query(sql, "JSONCompact", params=params)  # sql-safe: seam
         data = result.bytes()
         return [tuple(row) for row in orjson.loads(data)["data"]] if data else []
 
@@ -156,15 +154,13 @@ class ChdbClient:
 
     def command(self, sql: str, params: Params | None = None) -> None:
         sql, params = _bind(sql, params)
-        self._session.query(
-            sql, "JSONCompact", params=params
-        )  # sql-safe: the client seam; every caller passes SQL built from constants and Schema names
+        self._session.query(sql, "JSONCompact", params=params)  # sql-safe: seam
 
     def insert(self, table: str, columns: Sequence[str], body: bytes) -> None:
         # What clickhouse-connect's raw_insert sends as query + body, as one text.
         self._session.query(
             f"INSERT INTO {table} ({', '.join(columns)}) FORMAT JSONCompactEachRow\n{body.decode()}"
-        )  # sql-safe: table from Schema, columns from the *_COLUMNS constants; data is the body
+        )  # sql-safe: Schema names
 
     def close(self) -> None:
         self._session.close()
@@ -238,9 +234,8 @@ def migrate(client: ClickHouseClient, schema: Schema) -> int:
     """Bring the database up to SCHEMA_VERSION; returns the version it started at."""
     for statement in bootstrap(schema):
         client.command(statement)
-    start = (
-        client.query(f"SELECT max(version) FROM {schema.table('otelite_migrations')}")[0][0] or 0
-    )  # sql-safe: table names from Schema (checked identifiers); values bound as {name:Type}
+    applied = f"SELECT max(version) FROM {schema.table('otelite_migrations')}"
+    start = client.query(applied)[0][0] or 0  # sql-safe: Schema names
     if start > SCHEMA_VERSION:
         raise RuntimeError(
             f"ClickHouse schema version {start} is newer than this otelite ({SCHEMA_VERSION}); upgrade otelite"
@@ -347,16 +342,11 @@ class ClickHouseStore:
     # -- reads ------------------------------------------------------------------------
 
     def count_spans(self, project_id: str | None = None) -> int:
+        sql = f"SELECT count() FROM {self.table('spans')} FINAL"
         if project_id is None:
-            return int(
-                self.client.query(f"SELECT count() FROM {self.table('spans')} FINAL")[0][0]
-            )  # sql-safe: table names from Schema (checked identifiers); values bound as {name:Type}
-        return int(
-            self.client.query(  # sql-safe: table names from Schema (checked identifiers); values bound as {name:Type}
-                f"SELECT count() FROM {self.table('spans')} FINAL WHERE project_id = {{project_id:String}}",
-                {"project_id": project_id},
-            )[0][0]
-        )
+            return int(self.client.query(sql)[0][0])  # sql-safe: Schema names
+        sql += " WHERE project_id = {project_id:String}"
+        return int(self.client.query(sql, {"project_id": project_id})[0][0])  # sql-safe: Schema names
 
     def conversation_minimap(
         self,
@@ -381,8 +371,9 @@ class ClickHouseStore:
             "ORDER BY resolved_conversation_id, s.start_ns, s.span_id",
         )
         return [
-            MiniMapSpan(*row) for row in self.client.query(sql, params)
-        ]  # sql-safe: table names from Schema (checked identifiers); values bound as {name:Type}
+            MiniMapSpan(*row)
+            for row in self.client.query(sql, params)  # sql-safe: Schema names
+        ]
 
     def conversation_minimap_json(
         self,
@@ -403,8 +394,9 @@ class ClickHouseStore:
         )
         params = {"project_id": project_id, "conversation_ids": [conversation_id]}
         return [
-            Turn(*row) for row in self.client.query(sql, params)
-        ]  # sql-safe: table names from Schema (checked identifiers); values bound as {name:Type}
+            Turn(*row)
+            for row in self.client.query(sql, params)  # sql-safe: Schema names
+        ]
 
     def trace_spans(self, project_id: str, trace_ids: Sequence[str]) -> list[DetailedSpan]:
         # Both sides look the traces up by (project_id, trace_id): the primary key of
@@ -429,7 +421,7 @@ ORDER BY s.start_ns, s.span_id"""
         spans = []
         for *scalars, content in self.client.query(
             sql, {"project_id": project_id, "trace_ids": list(trace_ids)}
-        ):  # sql-safe: table names from Schema (checked identifiers); values bound as {name:Type}
+        ):  # sql-safe: Schema names
             span = DetailedSpan(*scalars)
             span.content = orjson.loads(content) if content else {}
             spans.append(span)
@@ -502,17 +494,14 @@ FROM (
 )
 ORDER BY last_ns DESC, conversation
 LIMIT {{limit:UInt32}} OFFSET {{offset:UInt32}}"""
-        rows = self.client.query(
-            sql, params
-        )  # sql-safe: table names from Schema (checked identifiers); values bound as {name:Type}
+        rows = self.client.query(sql, params)  # sql-safe: Schema names
         summaries = [ConversationSummary(*row[:8], agents=list(row[8]), models=list(row[9])) for row in rows]
         if rows:
             total = int(rows[0][10])
         elif offset:
             # Past the last page: count without it.
-            total = int(
-                self.client.query(f"SELECT count() FROM ({sql.rsplit('ORDER BY', 1)[0]})", params)[0][0]
-            )  # sql-safe: table names from Schema (checked identifiers); values bound as {name:Type}
+            count = f"SELECT count() FROM ({sql.rsplit('ORDER BY', 1)[0]})"
+            total = int(self.client.query(count, params)[0][0])  # sql-safe: Schema names
         else:
             total = 0
         return ConversationPage(total=total, conversations=summaries)
@@ -528,8 +517,9 @@ LEFT JOIN (
 GROUP BY s.project_id
 ORDER BY last_ns DESC, s.project_id"""
         return [
-            ProjectSummary(*row) for row in self.client.query(sql)
-        ]  # sql-safe: table names from Schema (checked identifiers); values bound as {name:Type}
+            ProjectSummary(*row)
+            for row in self.client.query(sql)  # sql-safe: Schema names
+        ]
 
     # -- retention --------------------------------------------------------------------
 
@@ -543,7 +533,7 @@ ORDER BY last_ns DESC, s.project_id"""
         result = PruneResult()
         budget = max_traces if max_traces is not None else 2**62
         if older_than_ns is not None:
-            expired = self.client.query(  # sql-safe: table names from Schema (checked identifiers); values bound as {name:Type}
+            expired = self.client.query(  # sql-safe: Schema names
                 f"""
 SELECT project_id, trace_id, count() FROM {self.table("spans")} FINAL
 GROUP BY project_id, trace_id HAVING max(end_ns) < {{older_than:Int64}}
@@ -556,7 +546,7 @@ ORDER BY max(end_ns), project_id, trace_id LIMIT {{budget:UInt64}}""",
             if used > max_bytes and spans:
                 # As SQLite: the excess in spans from the average span size, oldest first.
                 excess = int((used - max_bytes) / (used / spans) * 1.1) + 1
-                oldest = self.client.query(  # sql-safe: table names from Schema (checked identifiers); values bound as {name:Type}
+                oldest = self.client.query(  # sql-safe: Schema names
                     f"""
 SELECT project_id, trace_id, count() FROM {self.table("spans")} FINAL
 GROUP BY project_id, trace_id ORDER BY max(end_ns), project_id, trace_id LIMIT {{budget:UInt64}}""",
@@ -577,7 +567,7 @@ GROUP BY project_id, trace_id ORDER BY max(end_ns), project_id, trace_id LIMIT {
             batch = traces[start : start + PRUNE_BATCH_TRACES]
             params: Params = {"pairs": [(project, trace) for project, trace, _ in batch]}
             # The conversations these traces are in, for conversation-level feedback.
-            touched = self.client.query(  # sql-safe: table names from Schema (checked identifiers); values bound as {name:Type}
+            touched = self.client.query(  # sql-safe: Schema names
                 f"""
 SELECT DISTINCT s.project_id, {RESOLVED_CONVERSATION}
 FROM {self.table("spans")} AS s FINAL
@@ -606,10 +596,10 @@ WHERE (s.project_id, s.trace_id) IN {{pairs:Array(Tuple(String, String))}}""",
                     (project, row[0])
                     for row in self.client.query(
                         sql, {"project_id": project, "conversation_ids": ids}
-                    )  # sql-safe: table names from Schema (checked identifiers); values bound as {name:Type}
+                    )  # sql-safe: Schema names
                 }
             orphans = [pair for pair in touched if tuple(pair) not in left]
-            gone = self.client.query(  # sql-safe: table names from Schema (checked identifiers); values bound as {name:Type}
+            gone = self.client.query(  # sql-safe: Schema names
                 f"""
 SELECT id, project_id, conversation_id, trace_id, feedback_type, tags, ratings, created_ns
 FROM {self.table("feedback")} FINAL
@@ -652,7 +642,7 @@ WHERE project_id = {{project_id:String}} AND conversation_id IN {{conversation_i
 ORDER BY created_ns, id"""
         rows = self.client.query(
             sql, {"project_id": project_id, "conversation_ids": list(conversation_ids)}
-        )  # sql-safe: table names from Schema (checked identifiers); values bound as {name:Type}
+        )  # sql-safe: Schema names
         return [
             Feedback(id_, project, conversation, trace, kind, list(tags), orjson.loads(ratings), created)
             for id_, project, conversation, trace, kind, tags, ratings, created in rows
@@ -663,9 +653,7 @@ ORDER BY created_ns, id"""
 SELECT id, project_id, conversation_id, trace_id, feedback_type, tags, ratings, created_ns
 FROM {self.table("feedback")} FINAL
 WHERE project_id = {{project_id:String}} AND id = {{id:String}}"""
-        rows = self.client.query(
-            sql, {"project_id": project_id, "id": feedback_id}
-        )  # sql-safe: table names from Schema (checked identifiers); values bound as {name:Type}
+        rows = self.client.query(sql, {"project_id": project_id, "id": feedback_id})  # sql-safe: Schema names
         if not rows:
             return False
         id_, project, conversation, trace, kind, tags, ratings, created = rows[0]
@@ -739,7 +727,7 @@ WHERE {project}
 ORDER BY s.start_ns, s.span_id"""
         rows = self.client.query(
             sql, {"project_id": project_id} if project_id is not None else None
-        )  # sql-safe: table names from Schema (checked identifiers); values bound as {name:Type}
+        )  # sql-safe: Schema names
         names = [*columns, "conversation_id", "conversation_source", "content"]
         return [{**dict(zip(names, row)), "content": orjson.loads(row[-1] or "{}")} for row in rows]
 
