@@ -297,6 +297,11 @@ class Server:
         self.process.terminate()
         self.process.wait(60)
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU time the server process has used so far (all its threads)."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def rss_mb(self) -> float:
         for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
@@ -424,7 +429,9 @@ def run_clients(
 def measure_server(
     transport: str, bodies: list[bytes], spans_per_request: int, threads: int, directory: Path, py_spy: str | None = None,
     store: str = "sqlite",
-) -> float:
+) -> tuple[float, float]:
+    """Acknowledged spans/s, and the server's CPU time per span (us) during the sending:
+    on a shared machine the second is the steadier figure of what ingest costs."""
     # ClickHouse: chdb on a directory of its own, in the server process (one process per
     # chdb directory, so this process counts the spans only after the server is gone).
     chdb_url = f"chdb://{directory / f'{transport}-chdb'}" if store == "clickhouse" else None
@@ -440,7 +447,9 @@ def measure_server(
     try:
         make = (lambda: grpc_sender(server)) if transport == "grpc" else (lambda: http_sender(server))
         tally = Tally()
+        cpu_before = server.cpu_seconds()
         elapsed = run_clients(make, bodies, spans_per_request, threads, lambda: iter(range(len(bodies))), tally, transport)
+        cpu = server.cpu_seconds() - cpu_before
     finally:
         if spy:
             spy.send_signal(2)
@@ -449,7 +458,7 @@ def measure_server(
     stored = count_stored(chdb_url) if chdb_url else sqlite3.connect(server.db).execute("SELECT count(*) FROM spans").fetchone()[0]
     if stored != tally.acknowledged:
         raise SystemExit(f"{transport}: {tally.acknowledged} spans acknowledged but {stored} stored")
-    return tally.acknowledged / elapsed
+    return tally.acknowledged / elapsed, cpu / max(tally.acknowledged, 1) * 1e6
 
 
 def count_stored(store_url: str) -> int:
@@ -563,7 +572,6 @@ def stage_costs(bodies: list[bytes], spans_per_request: int) -> None:
         cost("protobuf parse only", lambda: [ExportTraceServiceRequest.FromString(b) for b in bodies])
         records = cost("decode (to SpanRecords)", lambda: [s for b in bodies for s in decode_protobuf(b).spans])
         rows = cost("normalise (all dialect adapters)", lambda: [normalize(s, "default") for s in records])
-        cost("store row tuples (spans)", lambda: [sqlite_store._span_params(r) for r in rows])
         cost("store row tuples + JSON (details)", lambda: [sqlite_store._details_params(r) for r in rows])
         with tempfile.TemporaryDirectory(prefix="otelite-stage-") as tmp:
             store = sqlite_store.SQLiteStore(Path(tmp) / "stage.db")
@@ -639,7 +647,7 @@ def main() -> None:
             for transport in ("grpc", "http"):
                 if transport not in only:
                     continue
-                rate = measure_server(transport, bodies, args.spans_per_request, args.threads, directory, args.py_spy, store)
+                rate, cpu = measure_server(transport, bodies, args.spans_per_request, args.threads, directory, args.py_spy, store)
                 ratio = f"  {rate / floor:.2f}x floor ({rate / text:.2f}x the floor with full-text rows)" if floor and text else ""
                 if store == "sqlite":
                     on_sqlite[transport] = rate
@@ -650,6 +658,7 @@ def main() -> None:
                     ratio += f", {rate / on_sqlite[transport]:.2f}x otelite on SQLite" if transport in on_sqlite else ""
                     ratio += " (ClickHouse: chdb in the server)"
                 print(f"{label:<8} {rate:>9,.0f} spans/s acknowledged, {args.threads} client threads{ratio}", flush=True)
+                print(f"{'':<8} {cpu:>9,.1f} us of server CPU per span (all threads; {rate * cpu / 1e6:.2f} cores busy)", flush=True)
         if args.soak:
             soak(args.soak, bodies, args.spans_per_request, args.soak_threads, directory, args.soak_queue)
     print(f"done; {load()}")

@@ -1,17 +1,21 @@
-"""Set-based upkeep of the conversation stats for the spans a write touches.
+"""Upkeep of the conversation stats for the spans a write touches, per batch.
 
-`SQLiteStore.write_spans` lists the spans it inserts (or moves into their named
-conversation) in the temporary table `stat_spans`, then adds their contributions with
-a handful of grouped statements per transaction: the cost is per batch and per
-conversation, not per span, which is what group commit needs. Deleted spans (a
-re-export's INSERT OR REPLACE, a prune) are taken out by the row trigger
-`spans_stats_ad` of store/schema.py instead, so any delete keeps the stats right.
+`SQLiteStore.write_spans` adds the spans it inserts with `add_spans`: their
+contributions are summed in Python from the rows it already holds (one pass), then
+written as one upsert per conversation, trace and facet: the cost is per batch and per
+conversation, not per span, which is what group commit needs. Spans already stored
+that move into their named conversation (children exported before the root) are
+listed in the temporary table `stat_spans` and moved set-based (`remove_listed`,
+`add_listed`). Deleted spans (a re-export's INSERT OR REPLACE, a prune) are taken out
+by the row trigger `spans_stats_ad` of store/schema.py instead, so any delete keeps
+the stats right.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable
+from typing import NamedTuple
 
 CREATE_TEMP = """
 CREATE TEMP TABLE IF NOT EXISTS stat_spans (
@@ -128,10 +132,14 @@ WHERE (project_id, conversation_id) IN ({_TOUCHED})
 """
 
 
-def list_spans(conn: sqlite3.Connection, sql: str, params: Iterable[tuple[object, ...]]) -> None:
-    """Make `sql` (run once per params, inserting into temp.stat_spans) the listed spans."""
+def list_spans(conn: sqlite3.Connection, sql: str, params: Iterable[tuple[object, ...]]) -> bool:
+    """Make `sql` (run once per params, inserting into temp.stat_spans) the listed spans.
+
+    Returns whether any span is listed.
+    """
     conn.execute("DELETE FROM temp.stat_spans")
-    conn.executemany(sql, params)  # sql-safe: callers pass the constants LIST_SPAN / LIST_PROVISIONAL_SPANS
+    conn.executemany(sql, params)  # sql-safe: callers pass the constant LIST_PROVISIONAL_SPANS
+    return conn.execute("SELECT EXISTS (SELECT 1 FROM temp.stat_spans)").fetchone()[0] == 1
 
 
 def add_listed(conn: sqlite3.Connection) -> None:
@@ -142,3 +150,86 @@ def add_listed(conn: sqlite3.Connection) -> None:
 def remove_listed(conn: sqlite3.Connection) -> None:
     for statement in REMOVE:
         conn.execute(statement)
+
+
+class StatSpan(NamedTuple):
+    """What one inserted span adds to its conversation's stats."""
+
+    project_id: str
+    conversation_id: str
+    trace_id: str
+    status: str
+    input_tokens: int | None
+    output_tokens: int | None
+    start_ns: int
+    end_ns: int
+    agent_name: str | None
+    model: str | None  # the model that answered, else the one asked for
+
+
+UPSERT_STATS = """
+INSERT INTO conversation_stats
+  (project_id, conversation_id, turns, spans, errors, input_tokens, output_tokens, first_ns, last_ns)
+VALUES (?, ?, 0, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (project_id, conversation_id) DO UPDATE SET
+  spans = spans + excluded.spans,
+  errors = errors + excluded.errors,
+  input_tokens = input_tokens + excluded.input_tokens,
+  output_tokens = output_tokens + excluded.output_tokens,
+  first_ns = min(first_ns, excluded.first_ns),
+  last_ns = max(last_ns, excluded.last_ns)
+"""
+UPSERT_TRACE = """
+INSERT INTO conversation_traces (project_id, conversation_id, trace_id, spans) VALUES (?, ?, ?, ?)
+ON CONFLICT (project_id, conversation_id, trace_id) DO UPDATE SET spans = spans + excluded.spans
+"""
+UPSERT_FACET = """
+INSERT INTO conversation_facets (project_id, conversation_id, facet, value, spans) VALUES (?, ?, ?, ?, ?)
+ON CONFLICT (project_id, conversation_id, facet, value) DO UPDATE SET spans = spans + excluded.spans
+"""
+RECOUNT_TURNS = """
+UPDATE conversation_stats SET turns = (
+  SELECT count(*) FROM conversation_traces t WHERE t.project_id = ?1 AND t.conversation_id = ?2)
+WHERE project_id = ?1 AND conversation_id = ?2
+"""
+
+
+def add_spans(conn: sqlite3.Connection, spans: Iterable[StatSpan]) -> None:
+    """Add newly inserted spans (already in `spans`) to their conversations' stats.
+
+    Must run after the INSERT OR REPLACE: the delete trigger has then taken out what a
+    replaced span used to add.
+    """
+    conversations: dict[tuple[str, str], list[int]] = {}
+    traces: dict[tuple[str, str, str], int] = {}
+    facets: dict[tuple[str, str, str, str], int] = {}
+    for span in spans:
+        key = (span.project_id, span.conversation_id)
+        error = 1 if span.status == "ERROR" else 0
+        input_tokens = span.input_tokens or 0
+        output_tokens = span.output_tokens or 0
+        entry = conversations.get(key)
+        if entry is None:
+            conversations[key] = [1, error, input_tokens, output_tokens, span.start_ns, span.end_ns]
+        else:
+            entry[0] += 1
+            entry[1] += error
+            entry[2] += input_tokens
+            entry[3] += output_tokens
+            if span.start_ns < entry[4]:
+                entry[4] = span.start_ns
+            if span.end_ns > entry[5]:
+                entry[5] = span.end_ns
+        trace = (span.project_id, span.conversation_id, span.trace_id)
+        traces[trace] = traces.get(trace, 0) + 1
+        if span.agent_name is not None:
+            facet = (span.project_id, span.conversation_id, "agent", span.agent_name)
+            facets[facet] = facets.get(facet, 0) + 1
+        if span.model is not None:
+            facet = (span.project_id, span.conversation_id, "model", span.model)
+            facets[facet] = facets.get(facet, 0) + 1
+    conn.executemany(UPSERT_STATS, [(*key, *entry) for key, entry in conversations.items()])
+    conn.executemany(UPSERT_TRACE, [(*key, count) for key, count in traces.items()])
+    conn.executemany(UPSERT_FACET, [(*key, count) for key, count in facets.items()])
+    conn.executemany(RECOUNT_TURNS, conversations)
+

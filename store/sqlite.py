@@ -40,17 +40,11 @@ SPAN_COLUMNS = (
     "conversation_id, conversation_source, operation_name, agent_name, provider, request_model, "
     "response_model, input_tokens, output_tokens, reasoning_tokens, tool_name, tool_call_id"
 )
-# ?1 is the span's own conversation id, ?2/?3 its project and trace: a span that names
-# no conversation takes its trace's, or for now the trace id itself.
+# conversation_id / conversation_source are resolved by write_spans, one look-up per
+# trace of the batch (see _resolve_conversations).
 INSERT_SPAN = f"""
-INSERT OR REPLACE INTO spans ({SPAN_COLUMNS}) VALUES (
-  ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11,
-  COALESCE(?1, (SELECT conversation_id FROM trace_conversations WHERE project_id = ?2 AND trace_id = ?3), ?3),
-  CASE WHEN ?1 IS NOT NULL THEN 1
-       WHEN EXISTS (SELECT 1 FROM trace_conversations WHERE project_id = ?2 AND trace_id = ?3) THEN 2
-       ELSE 0 END,
-  ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21
-)
+INSERT OR REPLACE INTO spans ({SPAN_COLUMNS})
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 INSERT_DETAILS = """
 INSERT OR REPLACE INTO span_details
@@ -59,6 +53,10 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 NAME_TRACE_CONVERSATION = """
 INSERT OR IGNORE INTO trace_conversations (project_id, trace_id, conversation_id) VALUES (?, ?, ?)
+"""
+TRACE_CONVERSATIONS_OF = """
+SELECT trace_id, conversation_id FROM trace_conversations
+WHERE project_id = ? AND trace_id IN (SELECT value FROM json_each(?))
 """
 # Spans that arrived before any span of their trace named the conversation join it now.
 ADOPT_EARLIER_SPANS = """
@@ -97,7 +95,6 @@ LIST_PROVISIONAL_SPANS = """
 INSERT OR IGNORE INTO temp.stat_spans (project_id, trace_id, span_id)
 SELECT project_id, trace_id, span_id FROM spans WHERE project_id = ? AND trace_id = ? AND conversation_source = 0
 """
-LIST_SPAN = "INSERT OR IGNORE INTO temp.stat_spans (project_id, trace_id, span_id) VALUES (?, ?, ?)"
 
 # Conversations with a span whose text matches :{param}. The conversation is read from
 # `spans`, so a trace adopted into its named conversation is found there. CROSS JOIN
@@ -187,9 +184,8 @@ def _json(value: object) -> str:
     return orjson.dumps(value).decode()
 
 
-def _span_params(row: SpanRow) -> tuple[object, ...]:
+def _span_params(row: SpanRow, conversation_id: str, conversation_source: int) -> tuple[object, ...]:
     return (
-        row.conversation_id,
         row.project_id,
         row.trace_id,
         row.span_id,
@@ -200,6 +196,8 @@ def _span_params(row: SpanRow) -> tuple[object, ...]:
         row.end_ns,
         row.duration_ms,
         row.status,
+        conversation_id,
+        conversation_source,
         row.operation_name,
         row.agent_name,
         row.provider,
@@ -211,6 +209,48 @@ def _span_params(row: SpanRow) -> tuple[object, ...]:
         row.tool_name,
         row.tool_call_id,
     )
+
+
+def _stat_span(row: SpanRow, conversation_id: str) -> stats.StatSpan:
+    return stats.StatSpan(
+        row.project_id,
+        conversation_id,
+        row.trace_id,
+        row.status,
+        row.input_tokens,
+        row.output_tokens,
+        row.start_ns,
+        row.end_ns,
+        row.agent_name,
+        row.response_model if row.response_model is not None else row.request_model,
+    )
+
+
+def _resolve_conversations(
+    conn: sqlite3.Connection, rows: Sequence[SpanRow]
+) -> list[tuple[SpanRow, str, int]]:
+    """Each row with its conversation id and conversation_source.
+
+    A span that names a conversation is in it (1); else it takes the one its trace was
+    given (2: trace_conversations, including names given earlier in this transaction);
+    else, for now, the trace id (0). One look-up per trace of the batch.
+    """
+    traces: dict[str, set[str]] = {}
+    for row in rows:
+        traces.setdefault(row.project_id, set()).add(row.trace_id)
+    named: dict[tuple[str, str], str] = {}
+    for project_id, trace_ids in traces.items():
+        for trace_id, conversation_id in conn.execute(TRACE_CONVERSATIONS_OF, (project_id, _json(list(trace_ids)))):
+            named[(project_id, trace_id)] = conversation_id
+    resolved = []
+    for row in rows:
+        if row.conversation_id is not None:
+            resolved.append((row, row.conversation_id, 1))
+        elif (conversation_id := named.get((row.project_id, row.trace_id))) is not None:
+            resolved.append((row, conversation_id, 2))
+        else:
+            resolved.append((row, row.trace_id, 0))
+    return resolved
 
 
 def _span_texts(rows: Sequence[SpanRow]) -> list[tuple[str, str, str, str]]:
@@ -342,17 +382,17 @@ class SQLiteStore:
                 conn.executemany(NAME_TRACE_CONVERSATION, named)
                 # Spans stored before their trace named its conversation move into it,
                 # and their stats with them.
-                stats.list_spans(conn, LIST_PROVISIONAL_SPANS, named_traces)
-                stats.remove_listed(conn)
-                conn.executemany(ADOPT_EARLIER_SPANS, named_traces)
-                conn.execute(stats.REFRESH_LEFT)
-                stats.add_listed(conn)
+                if stats.list_spans(conn, LIST_PROVISIONAL_SPANS, named_traces):
+                    stats.remove_listed(conn)
+                    conn.executemany(ADOPT_EARLIER_SPANS, named_traces)
+                    conn.execute(stats.REFRESH_LEFT)
+                    stats.add_listed(conn)
                 # This batch. A replaced span's old stats and text leave with its old row
                 # (trigger spans_stats_ad); its new ones are added below.
-                conn.executemany(INSERT_SPAN, map(_span_params, rows))
+                resolved = _resolve_conversations(conn, rows)
+                conn.executemany(INSERT_SPAN, [_span_params(*r) for r in resolved])
                 conn.executemany(INSERT_DETAILS, map(_details_params, rows))
-                stats.list_spans(conn, LIST_SPAN, ((r.project_id, r.trace_id, r.span_id) for r in rows))
-                stats.add_listed(conn)
+                stats.add_spans(conn, [_stat_span(row, conversation_id) for row, conversation_id, _ in resolved])
                 texts = _span_texts(rows)
                 conn.executemany(INSERT_SPAN_TEXT_KEY, (text[:3] for text in texts))
                 conn.executemany(INSERT_SPAN_TEXT, texts)
