@@ -9,11 +9,17 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import tomllib
 import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("otelite", "proto", "collector", "api", "store")
+
+
+def test_pyproject_ships_exactly_these_packages():
+    include = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]["include"]
+    assert sorted(include) == sorted([*PACKAGES, *(f"{p}.*" for p in PACKAGES)])
 
 
 def test_the_wheel_has_every_module_and_static_file(tmp_path: Path):

@@ -21,8 +21,10 @@ MARK = "# sql-safe:"
 
 
 def package_files() -> list[Path]:
-    packages = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
-    return sorted(p for package in packages for p in (ROOT / package.replace(".", "/")).rglob("*.py"))
+    """Every module of the packages pyproject.toml ships (its top-level names; the
+    `name.*` patterns beside them are their subpackages, found by rglob)."""
+    include = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]["include"]
+    return sorted(p for package in include if "*" not in package for p in (ROOT / package).rglob("*.py"))
 
 
 def module_name(path: Path) -> str:
