@@ -10,13 +10,14 @@ from __future__ import annotations
 from concurrent import futures
 
 import grpc
+from google.rpc import code_pb2
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTracePartialSuccess,
     ExportTraceServiceResponse,
 )
 
-from collector.pipeline import DecodeError, Forbidden, Pipeline, StorageFailed, TooManySpans
-from collector.writer import QueueFull, WriterClosed
+from collector.pipeline import Pipeline
+from collector.refusals import REFUSED, refusal
 from otelite.auth import Authenticator
 
 SERVICE = "opentelemetry.proto.collector.trace.v1.TraceService"
@@ -46,14 +47,9 @@ class TraceReceiver:
                 context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong credentials: send authorization metadata (Basic or Bearer)")
         try:
             result = self.pipeline.export(body, json=False, project_id=project_from_metadata(context), principal=principal)
-        except DecodeError as exc:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-        except TooManySpans as exc:
-            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
-        except Forbidden as exc:
-            context.abort(grpc.StatusCode.PERMISSION_DENIED, str(exc))
-        except (QueueFull, WriterClosed, StorageFailed) as exc:
-            context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
+        except REFUSED as exc:
+            code, _ = refusal(exc)
+            context.abort(grpc.StatusCode[code_pb2.Code.Name(code)], str(exc))
         response = ExportTraceServiceResponse()
         if result.rejected:
             response.partial_success.CopyFrom(

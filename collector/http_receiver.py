@@ -17,8 +17,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from collector.pipeline import DecodeError, Forbidden, Pipeline, StorageFailed, TooManySpans
-from collector.writer import QueueFull, WriterClosed
+from collector.pipeline import Pipeline
+from collector.refusals import REFUSED, refusal
 
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
@@ -47,14 +47,10 @@ def otlp_http_routes(pipeline: Pipeline, max_request_bytes: int) -> list[Route]:
         principal = request.scope.get("state", {}).get("principal")
         try:
             result = await run_in_threadpool(pipeline.export, body, json=is_json, project_id=project, principal=principal)
-        except DecodeError as exc:
-            return _status(400, code_pb2.INVALID_ARGUMENT, str(exc), json=is_json)
-        except TooManySpans as exc:
-            return _status(413, code_pb2.RESOURCE_EXHAUSTED, str(exc), json=is_json)
-        except Forbidden as exc:
-            return _status(403, code_pb2.PERMISSION_DENIED, str(exc), json=is_json)
-        except (QueueFull, WriterClosed, StorageFailed) as exc:
-            return _status(503, code_pb2.UNAVAILABLE, str(exc), json=is_json, headers={"Retry-After": RETRY_AFTER_SECONDS})
+        except REFUSED as exc:
+            code, http_status = refusal(exc)
+            retry = {"Retry-After": RETRY_AFTER_SECONDS} if code == code_pb2.UNAVAILABLE else None
+            return _status(http_status, code, str(exc), json=is_json, headers=retry)
         response = ExportTraceServiceResponse()
         if result.rejected:
             response.partial_success.rejected_spans = result.rejected

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from collector.normalize import normalize
-from collector.writer import BatchWriter, QueueFull, WriterClosed
+from collector.writer import BatchWriter
 from otelite.auth import Principal
 from proto import DecodedRequest, DecodeError, ValueLimits, decode_json, decode_protobuf
 
@@ -79,11 +79,10 @@ class Pipeline:
                 if not principal.may_write(project):
                     raise Forbidden(f"{principal.name} may not write to project {project!r}")
         rows = [normalize(span, project) for span, project in zip(decoded.spans, projects)]
+        future = self.writer.submit(rows)  # QueueFull / WriterClosed pass through
         try:
-            self.writer.submit(rows).result(timeout)
+            future.result(timeout)
         except Exception as exc:
-            if isinstance(exc, (QueueFull, WriterClosed)):
-                raise
             raise StorageFailed(f"could not store the spans: {exc}") from exc
         return ExportResult(len(rows), len(decoded.rejected), _error_message(decoded))
 

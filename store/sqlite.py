@@ -184,6 +184,17 @@ def _json(value: object) -> str:
     return orjson.dumps(value).decode()
 
 
+def _minimap_params(
+    project_id: str, conversation_ids: Sequence[str], started_after_ns: int | None, started_before_ns: int | None
+) -> dict[str, object]:
+    return {
+        "project_id": project_id,
+        "conversation_ids": _json(list(conversation_ids)),
+        "started_after": started_after_ns,
+        "started_before": started_before_ns,
+    }
+
+
 def _span_params(row: SpanRow, conversation_id: str, conversation_source: int) -> tuple[object, ...]:
     return (
         row.project_id,
@@ -568,12 +579,7 @@ class SQLiteStore:
         started_after_ns: int | None = None,
         started_before_ns: int | None = None,
     ) -> list[MiniMapSpan]:
-        params = {
-            "project_id": project_id,
-            "conversation_ids": _json(list(conversation_ids)),
-            "started_after": started_after_ns,
-            "started_before": started_before_ns,
-        }
+        params = _minimap_params(project_id, conversation_ids, started_after_ns, started_before_ns)
         return [MiniMapSpan(*row) for row in self.reader().execute(MINIMAP, params)]
 
     def conversation_minimap_json(
@@ -583,12 +589,7 @@ class SQLiteStore:
         started_after_ns: int | None = None,
         started_before_ns: int | None = None,
     ) -> dict[str, str]:
-        params = {
-            "project_id": project_id,
-            "conversation_ids": _json(list(conversation_ids)),
-            "started_after": started_after_ns,
-            "started_before": started_before_ns,
-        }
+        params = _minimap_params(project_id, conversation_ids, started_after_ns, started_before_ns)
         return dict(self.reader().execute(MINIMAP_JSON, params).fetchall())
 
     def conversation_turns(self, project_id: str, conversation_id: str) -> list[Turn]:
