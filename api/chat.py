@@ -7,7 +7,7 @@ no SQL, no HTTP. docs/chat.md explains every rule here with an example.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -227,15 +227,20 @@ def turn_messages(spans: list[DetailedSpan], history: UserHistory, with_feedback
 
 def answered_inside(agent: DetailedSpan, answered: set[str], by_id: dict[str, DetailedSpan]) -> bool:
     """Whether a model call below this agent span already produced an assistant_message."""
-    for span_id in answered:
-        parent = by_id[span_id].parent_span_id
-        seen = 0
-        while parent is not None and parent in by_id and seen < len(by_id):
-            if parent == agent.span_id:
-                return True
-            parent = by_id[parent].parent_span_id
-            seen += 1
-    return False
+    return any(a.span_id == agent.span_id for span_id in answered for a in ancestors(by_id[span_id], by_id))
+
+
+def ancestors(span: DetailedSpan, by_id: dict[str, DetailedSpan]) -> Iterator[DetailedSpan]:
+    """The span's parent, its parent's parent, ... as far as this trace's spans go.
+
+    Bounded by the number of spans, so a (malformed) cycle of parent ids ends too."""
+    current = span
+    for _ in range(len(by_id)):
+        parent = by_id.get(current.parent_span_id) if current.parent_span_id else None
+        if parent is None:
+            return
+        yield parent
+        current = parent
 
 
 class Timeline:
@@ -270,17 +275,13 @@ class Timeline:
 
 def agent_name(span: DetailedSpan, by_id: dict[str, DetailedSpan]) -> str | None:
     """The span's own agent, else the nearest enclosing agent's."""
-    current: DetailedSpan | None = span
-    for _ in range(len(by_id) + 1):
-        if current is None:
-            return None
+    for current in (span, *ancestors(span, by_id)):
         if current.agent_name:
             return current.agent_name
         if current.operation_name in AGENT_OPS:
             name = current.name.removeprefix(f"{current.operation_name} ").strip()
             if name and name != current.operation_name:
                 return name
-        current = by_id.get(current.parent_span_id) if current.parent_span_id else None
     return None
 
 
@@ -318,12 +319,7 @@ def first_model_call(agent: DetailedSpan, spans: Sequence[DetailedSpan], by_id: 
 
 
 def enclosing_agent(span: DetailedSpan, by_id: dict[str, DetailedSpan]) -> DetailedSpan | None:
-    current = by_id.get(span.parent_span_id) if span.parent_span_id else None
-    for _ in range(len(by_id)):
-        if current is None or current.operation_name in AGENT_OPS:
-            return current
-        current = by_id.get(current.parent_span_id) if current.parent_span_id else None
-    return None
+    return next((a for a in ancestors(span, by_id) if a.operation_name in AGENT_OPS), None)
 
 
 def assistant_message(span: DetailedSpan) -> dict[str, Any] | None:
