@@ -14,6 +14,7 @@ import json
 import httpx
 import pytest
 
+from proto.encode import key_values  # OTLP-JSON AnyValues, structured as Go/JS/.NET SDKs send them
 from tests.openai_expected import ANSWER_MSG, ASSISTANT_CALL, SYSTEM_MSG, TOOL_DEFINITION, TOOL_MSG, USER_MSG
 from tests.openai_stub import OpenAIStub, openai_client, stored_spans, weather_chat
 
@@ -112,21 +113,6 @@ def test_openai_v2_default_mode_per_message_events(server, openai_v2):
     assert second["content"]["output_messages"] == [{**ANSWER_MSG, "finish_reason": "stop"}]
 
 
-def any_value(value: object) -> dict[str, object]:
-    """An OTLP-JSON AnyValue, structured (kvlistValue / arrayValue) as Go/JS/.NET SDKs send it."""
-    if isinstance(value, bool):
-        return {"boolValue": value}
-    if isinstance(value, int):
-        return {"intValue": str(value)}
-    if isinstance(value, str):
-        return {"stringValue": value}
-    if isinstance(value, list):
-        return {"arrayValue": {"values": [any_value(v) for v in value]}}
-    if isinstance(value, dict):
-        return {"kvlistValue": {"values": [{"key": k, "value": any_value(v)} for k, v in value.items()]}}
-    raise TypeError(value)
-
-
 def post_otlp_json(server, spans: list[dict[str, object]]) -> None:
     body = {
         "resourceSpans": [
@@ -145,12 +131,12 @@ def otlp_span(span_id: str, attributes: dict[str, object], events: list[dict[str
         "kind": 3,
         "startTimeUnixNano": "1700000000000000000",
         "endTimeUnixNano": "1700000001000000000",
-        "attributes": [{"key": k, "value": any_value(v)} for k, v in attributes.items()],
+        "attributes": key_values(attributes),
         "events": [
             {
                 "name": e["name"],
                 "timeUnixNano": "1700000000500000000",
-                "attributes": [{"key": k, "value": any_value(v)} for k, v in e["attributes"].items()],
+                "attributes": key_values(e["attributes"]),
             }
             for e in events
         ],
