@@ -1,6 +1,6 @@
 """Upkeep of the conversation stats for the spans a write touches, per batch.
 
-`SQLiteStore.write_spans` adds the spans it inserts with `add_spans`: their
+`SQLiteStore.write_spans` adds the spans it inserts with `apply_delta(delta_of(...))`: their
 contributions are summed in Python from the rows it already holds (one pass), then
 written as one upsert per conversation, trace and facet: the cost is per batch and per
 conversation, not per span, which is what group commit needs. Spans already stored
@@ -194,12 +194,29 @@ WHERE project_id = ?1 AND conversation_id = ?2
 """
 
 
-def add_spans(conn: sqlite3.Connection, spans: Iterable[StatSpan]) -> None:
+class StatsDelta(NamedTuple):
+    """What a batch of inserted spans adds: parameters of the four upkeep statements."""
+
+    conversations: list[tuple[object, ...]]
+    traces: list[tuple[object, ...]]
+    facets: list[tuple[object, ...]]
+    recount: list[tuple[str, str]]
+
+
+def apply_delta(conn: sqlite3.Connection, delta: StatsDelta) -> None:
     """Add newly inserted spans (already in `spans`) to their conversations' stats.
 
     Must run after the INSERT OR REPLACE: the delete trigger has then taken out what a
     replaced span used to add.
     """
+    conn.executemany(UPSERT_STATS, delta.conversations)
+    conn.executemany(UPSERT_TRACE, delta.traces)
+    conn.executemany(UPSERT_FACET, delta.facets)
+    conn.executemany(RECOUNT_TURNS, delta.recount)
+
+
+def delta_of(spans: Iterable[StatSpan]) -> StatsDelta:
+    """Sum spans per conversation, trace and facet: no database needed."""
     conversations: dict[tuple[str, str], list[int]] = {}
     traces: dict[tuple[str, str, str], int] = {}
     facets: dict[tuple[str, str, str, str], int] = {}
@@ -228,8 +245,9 @@ def add_spans(conn: sqlite3.Connection, spans: Iterable[StatSpan]) -> None:
         if span.model is not None:
             facet = (span.project_id, span.conversation_id, "model", span.model)
             facets[facet] = facets.get(facet, 0) + 1
-    conn.executemany(UPSERT_STATS, [(*key, *entry) for key, entry in conversations.items()])
-    conn.executemany(UPSERT_TRACE, [(*key, count) for key, count in traces.items()])
-    conn.executemany(UPSERT_FACET, [(*key, count) for key, count in facets.items()])
-    conn.executemany(RECOUNT_TURNS, conversations)
-
+    return StatsDelta(
+        [(*key, *entry) for key, entry in conversations.items()],
+        [(*key, count) for key, count in traces.items()],
+        [(*key, count) for key, count in facets.items()],
+        list(conversations),
+    )

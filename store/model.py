@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
+
+
+class CommittedSpan(NamedTuple):
+    """What commit listeners hear of a span (the live-update events read only these)."""
+
+    project_id: str
+    trace_id: str
+    conversation_id: str | None  # the one the span named itself, if any
 
 
 @dataclass(slots=True)

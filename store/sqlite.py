@@ -7,18 +7,21 @@ which in WAL mode keeps every committed transaction across a process crash
 
 from __future__ import annotations
 
-import sqlite3
 import logging
+import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import orjson
 import sqlite_utils
 
 from store import conversation_stats as stats
 from store.model import (
+    CommittedSpan,
     ConversationPage,
     ConversationSummary,
     DetailedSpan,
@@ -40,8 +43,8 @@ SPAN_COLUMNS = (
     "conversation_id, conversation_source, operation_name, agent_name, provider, request_model, "
     "response_model, input_tokens, output_tokens, reasoning_tokens, tool_name, tool_call_id"
 )
-# conversation_id / conversation_source are resolved by write_spans, one look-up per
-# trace of the batch (see _resolve_conversations).
+# conversation_id / conversation_source: guessed by encode_spans from the batch, checked
+# by write_encoded with one look-up per project of the batch (see _in_conversations).
 INSERT_SPAN = f"""
 INSERT OR REPLACE INTO spans ({SPAN_COLUMNS})
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -222,46 +225,129 @@ def _span_params(row: SpanRow, conversation_id: str, conversation_source: int) -
     )
 
 
-def _stat_span(row: SpanRow, conversation_id: str) -> stats.StatSpan:
+def _trace_names(conn: sqlite3.Connection, traces: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """The conversation each (project, trace) was named into (trace_conversations, names
+    given earlier in this transaction included); traces with none are left out."""
+    by_project: dict[str, set[str]] = {}
+    for project_id, trace_id in traces:
+        by_project.setdefault(project_id, set()).add(trace_id)
+    named: dict[tuple[str, str], str] = {}
+    for project_id, trace_ids in by_project.items():
+        for trace_id, conversation_id in conn.execute(TRACE_CONVERSATIONS_OF, (project_id, _json(list(trace_ids)))):
+            named[(project_id, trace_id)] = conversation_id
+    return named
+
+
+# Positions in _span_params' tuple.
+_CONVERSATION, _SOURCE = 10, 11
+
+
+def _in_conversations(
+    span_params: Iterable[tuple[object, ...]], trace_names: dict[tuple[str, str], str]
+) -> tuple[list[tuple[object, ...]], stats.StatsDelta]:
+    """The spans rows' parameters, each span in its conversation, and their stats.
+
+    A span that names a conversation is in it (conversation_source 1); else it takes
+    the one its trace was named into (2); else, for now, the trace id (0).
+    """
+    placed = []
+    stat_spans = []
+    for params in span_params:
+        if params[_SOURCE] != 1:
+            trace = (params[0], params[1])
+            named = trace_names.get(trace)  # type: ignore[call-overload]
+            conversation, source = (named, 2) if named is not None else (params[1], 0)
+            params = (*params[:_CONVERSATION], conversation, source, *params[_SOURCE + 1 :])
+        placed.append(params)
+        stat_spans.append(_stat_of(params))
+    return placed, stats.delta_of(stat_spans)
+
+
+def _stat_of(params: tuple[Any, ...]) -> stats.StatSpan:
+    """What a spans row (its _span_params) adds to its conversation's stats."""
+    (project_id, trace_id, _, _, _, _, start_ns, end_ns, _, status, conversation_id, _, _, agent_name, _,
+     request_model, response_model, input_tokens, output_tokens, *_) = params
+    model = response_model if response_model is not None else request_model
     return stats.StatSpan(
-        row.project_id,
-        conversation_id,
-        row.trace_id,
-        row.status,
-        row.input_tokens,
-        row.output_tokens,
-        row.start_ns,
-        row.end_ns,
-        row.agent_name,
-        row.response_model if row.response_model is not None else row.request_model,
+        project_id, conversation_id, trace_id, status, input_tokens, output_tokens, start_ns, end_ns, agent_name, model
     )
 
 
-def _resolve_conversations(
-    conn: sqlite3.Connection, rows: Sequence[SpanRow]
-) -> list[tuple[SpanRow, str, int]]:
-    """Each row with its conversation id and conversation_source.
+@dataclass(slots=True)
+class EncodedSpans:
+    """A batch's SQL parameters, built without the database: the spans rows and their
+    stats placed in the conversations the batch itself names for its traces (the
+    writer checks that guess against trace_conversations and redoes it when an earlier
+    batch named a trace), the details' JSON and the search text. Plain tuples, so an
+    ingest worker process builds them and the writer receives them cheaply."""
 
-    A span that names a conversation is in it (1); else it takes the one its trace was
-    given (2: trace_conversations, including names given earlier in this transaction);
-    else, for now, the trace id (0). One look-up per trace of the batch.
-    """
-    traces: dict[str, set[str]] = {}
-    for row in rows:
-        traces.setdefault(row.project_id, set()).add(row.trace_id)
-    named: dict[tuple[str, str], str] = {}
-    for project_id, trace_ids in traces.items():
-        for trace_id, conversation_id in conn.execute(TRACE_CONVERSATIONS_OF, (project_id, _json(list(trace_ids)))):
-            named[(project_id, trace_id)] = conversation_id
-    resolved = []
-    for row in rows:
-        if row.conversation_id is not None:
-            resolved.append((row, row.conversation_id, 1))
-        elif (conversation_id := named.get((row.project_id, row.trace_id))) is not None:
-            resolved.append((row, conversation_id, 2))
-        else:
-            resolved.append((row, row.trace_id, 0))
-    return resolved
+    span_params: list[tuple[object, ...]]
+    details: list[tuple[object, ...]]
+    texts: list[tuple[str, str, str, str]]
+    named: list[tuple[str, str, str]]  # (project, trace, conversation) named by a span
+    trace_names: dict[tuple[str, str], str]
+    stats: stats.StatsDelta
+
+    def committed(self) -> list[CommittedSpan]:
+        """What commit listeners hear of these spans."""
+        return [
+            CommittedSpan(p[0], p[1], p[_CONVERSATION] if p[_SOURCE] == 1 else None)  # type: ignore[arg-type]
+            for p in self.span_params
+        ]
+
+
+def encode_spans(rows: Sequence[SpanRow]) -> EncodedSpans:
+    return _encoded(
+        [_span_params(row, row.conversation_id or row.trace_id, 1 if row.conversation_id is not None else 0) for row in rows],
+        [_details_params(row) for row in rows],
+        _span_texts(rows),
+    )
+
+
+def _encoded(
+    span_params: list[tuple[object, ...]], details: list[tuple[object, ...]], texts: list[tuple[str, str, str, str]]
+) -> EncodedSpans:
+    # The same span twice in one batch (two requests, one a retry): the last wins.
+    if len({p[:3] for p in span_params}) < len(span_params):
+        span_params = list({p[:3]: p for p in span_params}.values())
+        details = list({d[:3]: d for d in details}.values())
+        last_text = {t[:3]: t for t in texts}
+        texts = [last_text[p[:3]] for p in span_params if p[:3] in last_text]  # type: ignore[index]
+    named = sorted({(p[0], p[1], p[_CONVERSATION]) for p in span_params if p[_SOURCE] == 1})  # type: ignore[misc]
+    # What trace_conversations will say once this batch named its traces, if no earlier
+    # batch did (INSERT OR IGNORE, in this order: the first name given wins).
+    trace_names: dict[tuple[str, str], str] = {}
+    for project_id, trace_id, conversation_id in named:
+        trace_names.setdefault((project_id, trace_id), conversation_id)
+    placed, delta = _in_conversations(span_params, trace_names)
+    return EncodedSpans(placed, details, texts, named, trace_names, delta)
+
+
+def merge_encoded(parts: Sequence[EncodedSpans]) -> EncodedSpans:
+    """Several requests' encoded batches as one. Their stats simply add up, and their
+    conversation guesses stand, unless one names a trace that another has spans of, or
+    a span is in two of them: then the whole is placed again."""
+    if len(parts) == 1:
+        return parts[0]
+    span_params = [p for part in parts for p in part.span_params]
+    details = [d for part in parts for d in part.details]
+    texts = [t for part in parts for t in part.texts]
+    trace_names = {trace: name for part in parts for trace, name in part.trace_names.items()}
+    crossing = any(
+        trace_names.get((p[0], p[1])) != part.trace_names.get((p[0], p[1]))  # type: ignore[call-overload]
+        for part in parts
+        for p in part.span_params
+    )
+    if crossing or len({p[:3] for p in span_params}) < len(span_params):
+        return _encoded(span_params, details, texts)
+    return EncodedSpans(
+        span_params,
+        details,
+        texts,
+        sorted({n for part in parts for n in part.named}),
+        trace_names,
+        stats.StatsDelta(*([x for part in parts for x in getattr(part.stats, f)] for f in stats.StatsDelta._fields)),
+    )
 
 
 def _span_texts(rows: Sequence[SpanRow]) -> list[tuple[str, str, str, str]]:
@@ -380,17 +466,19 @@ class SQLiteStore:
         return conn
 
     def write_spans(self, rows: Sequence[SpanRow]) -> None:
-        if not rows:
+        self.write_encoded(encode_spans(rows))
+
+    def write_encoded(self, encoded: EncodedSpans) -> None:
+        """write_spans for rows already through `encode_spans` (ingest workers encode
+        before they take their turn to write)."""
+        if not encoded.span_params:
             return
-        # The same span twice in one batch (two requests, one a retry): the last wins.
-        rows = list({(r.project_id, r.trace_id, r.span_id): r for r in rows}.values())
-        named = {(r.project_id, r.trace_id, r.conversation_id) for r in rows if r.conversation_id is not None}
-        named_traces = {(p, t) for p, t, _ in named}
+        named_traces = {(p, t) for p, t, _ in encoded.named}
         with self._write_lock:
             conn = self._write_conn
             conn.execute("BEGIN IMMEDIATE")
             try:
-                conn.executemany(NAME_TRACE_CONVERSATION, named)
+                conn.executemany(NAME_TRACE_CONVERSATION, encoded.named)
                 # Spans stored before their trace named its conversation move into it,
                 # and their stats with them.
                 if stats.list_spans(conn, LIST_PROVISIONAL_SPANS, named_traces):
@@ -398,15 +486,19 @@ class SQLiteStore:
                     conn.executemany(ADOPT_EARLIER_SPANS, named_traces)
                     conn.execute(stats.REFRESH_LEFT)
                     stats.add_listed(conn)
-                # This batch. A replaced span's old stats and text leave with its old row
-                # (trigger spans_stats_ad); its new ones are added below.
-                resolved = _resolve_conversations(conn, rows)
-                conn.executemany(INSERT_SPAN, [_span_params(*r) for r in resolved])
-                conn.executemany(INSERT_DETAILS, map(_details_params, rows))
-                stats.add_spans(conn, [_stat_span(row, conversation_id) for row, conversation_id, _ in resolved])
-                texts = _span_texts(rows)
-                conn.executemany(INSERT_SPAN_TEXT_KEY, (text[:3] for text in texts))
-                conn.executemany(INSERT_SPAN_TEXT, texts)
+                # This batch, in the conversations its traces now have: as encode_spans
+                # guessed from the batch alone, unless an earlier batch named one.
+                span_params, delta = encoded.span_params, encoded.stats
+                trace_names = _trace_names(conn, {(p[0], p[1]) for p in span_params})  # type: ignore[misc]
+                if trace_names != encoded.trace_names:
+                    span_params, delta = _in_conversations(span_params, trace_names)
+                # A replaced span's old stats and text leave with its old row (trigger
+                # spans_stats_ad); its new ones are added below.
+                conn.executemany(INSERT_SPAN, span_params)
+                conn.executemany(INSERT_DETAILS, encoded.details)
+                stats.apply_delta(conn, delta)
+                conn.executemany(INSERT_SPAN_TEXT_KEY, (text[:3] for text in encoded.texts))
+                conn.executemany(INSERT_SPAN_TEXT, encoded.texts)
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
