@@ -26,7 +26,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from api.auth import may_read
-from store.model import SpanRow
+from store.model import CommittedSpan, SpanRow
 
 # Ids listed per event at most; more and the event says "truncated": true.
 MAX_IDS_PER_EVENT = 100
@@ -66,7 +66,7 @@ class Broadcaster:
         self._subscribers: set[_Subscriber] = set()
         self._closed = False
 
-    def publish_rows(self, rows: Sequence[SpanRow]) -> None:
+    def publish_rows(self, rows: Sequence[SpanRow] | Sequence[CommittedSpan]) -> None:
         """Writer listener: one event per project for the rows just committed."""
         for event in events_for_rows(rows):
             self.publish(event)
@@ -116,7 +116,7 @@ class Broadcaster:
             self.unsubscribe(subscriber)
 
 
-def events_for_rows(rows: Sequence[SpanRow]) -> list[dict[str, Any]]:
+def events_for_rows(rows: Sequence[SpanRow] | Sequence[CommittedSpan]) -> list[dict[str, Any]]:
     by_project: dict[str, tuple[dict[str, None], dict[str, None]]] = {}
     for row in rows:
         conversations, traces = by_project.setdefault(row.project_id, ({}, {}))

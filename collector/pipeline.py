@@ -6,14 +6,17 @@ place a request body becomes stored spans.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from collector.normalize import normalize
 from collector.writer import BatchWriter
 from otelite.auth import Principal
 from proto import DecodedRequest, DecodeError, ValueLimits, decode_json, decode_protobuf
+from store.model import SpanRow
 
-__all__ = ["DecodeError", "ExportResult", "Forbidden", "Pipeline", "StorageFailed", "TooManySpans"]
+__all__ = ["DecodeError", "Exporter", "ExportResult", "Forbidden", "Pipeline", "Preparer", "StorageFailed", "TooManySpans"]
 
 PROJECT_RESOURCE_ATTRIBUTE = "project.id"
 # How many rejection messages are joined into partial_success.error_message.
@@ -39,18 +42,8 @@ class ExportResult:
     error_message: str
 
 
-class Pipeline:
-    def __init__(
-        self,
-        writer: BatchWriter,
-        default_project: str = "default",
-        max_spans_per_request: int = 50_000,
-        value_limits: ValueLimits = ValueLimits(),
-    ):
-        self.writer = writer
-        self.default_project = default_project
-        self.max_spans_per_request = max_spans_per_request
-        self.value_limits = value_limits
+class Exporter(Protocol):
+    """What the receivers call: the in-process `Pipeline` or `IngestWorkers`."""
 
     def export(
         self,
@@ -68,6 +61,33 @@ class Pipeline:
         Raises DecodeError (bad body), TooManySpans, Forbidden, QueueFull, WriterClosed
         or StorageFailed.
         """
+        ...
+
+
+@dataclass(slots=True)
+class Prepared:
+    """A request's rows, ready to write, and what to answer once they are committed."""
+
+    rows: list[SpanRow]
+    result: ExportResult
+
+
+class Preparer:
+    """Request body -> normalised rows: decode, pick each span's project, check the
+    caller may write there, normalise. Pure work, no storage."""
+
+    def __init__(
+        self,
+        default_project: str = "default",
+        max_spans_per_request: int = 50_000,
+        value_limits: ValueLimits = ValueLimits(),
+    ) -> None:
+        self.default_project = default_project
+        self.max_spans_per_request = max_spans_per_request
+        self.value_limits = value_limits
+
+    def prepare(self, body: bytes, *, json: bool, project_id: str | None, principal: Principal | None) -> Prepared:
+        """Raises DecodeError, TooManySpans or Forbidden."""
         decoded = decode_json(body, self.value_limits) if json else decode_protobuf(body, self.value_limits)
         total = len(decoded.spans) + len(decoded.rejected)
         if total > self.max_spans_per_request:
@@ -79,12 +99,7 @@ class Pipeline:
                 if not principal.may_write(project):
                     raise Forbidden(f"{principal.name} may not write to project {project!r}")
         rows = [normalize(span, project) for span, project in zip(decoded.spans, projects)]
-        future = self.writer.submit(rows)  # QueueFull / WriterClosed pass through
-        try:
-            future.result(timeout)
-        except Exception as exc:
-            raise StorageFailed(f"could not store the spans: {exc}") from exc
-        return ExportResult(len(rows), len(decoded.rejected), _error_message(decoded))
+        return Prepared(rows, ExportResult(len(rows), len(decoded.rejected), _error_message(decoded)))
 
     def _project(self, resource: dict[str, object], header_project: str | None, fallback: str) -> str:
         if header_project:
@@ -93,6 +108,32 @@ class Pipeline:
         if isinstance(from_resource, str) and from_resource:
             return from_resource
         return fallback
+
+
+class Pipeline(Exporter):
+    """The in-process exporter: prepare on the receiver's thread, then the writer thread
+    commits (group commit with other requests)."""
+
+    def __init__(self, writer: BatchWriter[Sequence[SpanRow]], preparer: Preparer) -> None:
+        self.writer = writer
+        self.preparer = preparer
+
+    def export(
+        self,
+        body: bytes,
+        *,
+        json: bool,
+        project_id: str | None,
+        principal: Principal | None = None,
+        timeout: float | None = None,
+    ) -> ExportResult:
+        prepared = self.preparer.prepare(body, json=json, project_id=project_id, principal=principal)
+        future = self.writer.submit(prepared.rows)  # QueueFull / WriterClosed pass through
+        try:
+            future.result(timeout)
+        except Exception as exc:
+            raise StorageFailed(f"could not store the spans: {exc}") from exc
+        return prepared.result
 
 
 def _error_message(decoded: DecodedRequest) -> str:

@@ -10,11 +10,10 @@ import time
 from contextlib import nullcontext
 
 from collector.pipeline import Pipeline
-from collector.writer import BatchWriter
+from collector.writer import rows_writer
 from otelite.config import Config, ConfigError, load_config
-from otelite.server import Otelite, is_loopback
+from otelite.server import Otelite, is_loopback, preparer_for
 from otelite.transfer import export_lines, import_lines
-from proto import ValueLimits
 from store import open_store
 
 
@@ -28,6 +27,9 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--http-port", type=int, help="OTLP/HTTP and API port (default 4318)")
     serve.add_argument("--host", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--insecure", action="store_true", help="allow a non-loopback host without auth")
+    serve.add_argument(
+        "--ingest-processes", type=int, help="worker processes for ingest (default 2 on SQLite; 0: all in this process)"
+    )
 
     stats = commands.add_parser("stats", help="print what the database holds")
     _common(stats)
@@ -62,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
             args.config,
             db=args.db,
             store=args.store,
-            **({"grpc_port": args.grpc_port, "http_port": args.http_port, "host": args.host} if args.command == "serve" else {}),
+            **(_serve_flags(args) if args.command == "serve" else {}),
         )
     except (ConfigError, OSError) as exc:
         print(f"otelite: {exc}", file=sys.stderr)
@@ -76,6 +78,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "prune":
         return _prune(config, args.older_than, args.max_db_mb)
     return _stats(config)
+
+
+def _serve_flags(args: argparse.Namespace) -> dict[str, object]:
+    flags: dict[str, object] = {"grpc_port": args.grpc_port, "http_port": args.http_port, "host": args.host}
+    if args.ingest_processes is not None:
+        flags["writer"] = {"processes": args.ingest_processes}
+    return flags
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -132,15 +141,9 @@ def _export(config: Config, project: str | None, output: str | None) -> int:
 
 def _import(config: Config, path: str, project: str | None) -> int:
     store = open_store(config.store_url, synchronous=config.synchronous)
-    writer = BatchWriter(store)
+    writer = rows_writer(store)
     try:
-        limits = config.limits
-        pipeline = Pipeline(
-            writer,
-            config.default_project,
-            limits.max_spans_per_request,
-            ValueLimits(limits.max_attribute_bytes, limits.max_attributes_per_span),
-        )
+        pipeline = Pipeline(writer, preparer_for(config))
         with open(path, "rb") if path != "-" else nullcontext(sys.stdin.buffer) as lines:
             result = import_lines(lines, pipeline, project)
     finally:

@@ -10,6 +10,8 @@ from typing import Any
 
 import yaml
 
+from store import CLICKHOUSE_SCHEMES
+
 
 @dataclass(slots=True)
 class Limits:
@@ -45,6 +47,12 @@ class WriterSettings:
     # to about 200 MB for such spans (docs/performance.md).
     max_queue_spans: int = 20_000
     max_batch_spans: int = 10_000
+    # Worker processes that decode, normalise and commit (SQLite store only; 0: all in
+    # the server process). Ingest is Python-bound: one process uses at most one core.
+    processes: int = 2
+    # With worker processes: request bytes sent to them and not yet answered, above
+    # which exports get UNAVAILABLE / 503 (64 MiB).
+    max_queue_bytes: int = 64 * 1024 * 1024
 
 
 @dataclass(slots=True)
@@ -79,6 +87,15 @@ class Config:
     def store_url(self) -> str:
         """The store to open: `store` when set, else the SQLite file `db`."""
         return self.store or self.db
+
+    @property
+    def sqlite_path(self) -> str | None:
+        """The SQLite file the store is, or None (ClickHouse, or an in-memory database)."""
+        url = self.store_url
+        if url.startswith(CLICKHOUSE_SCHEMES):
+            return None
+        path = url.removeprefix("sqlite:///").removeprefix("sqlite://")
+        return None if path in ("", ":memory:") else path
 
     @property
     def store_label(self) -> str:

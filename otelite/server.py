@@ -12,6 +12,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 import uvicorn
 
@@ -19,8 +20,9 @@ from api.app import create_app
 from api.events import Broadcaster
 from collector.grpc_receiver import create_grpc_server
 from collector.http_receiver import otlp_http_routes
-from collector.pipeline import Pipeline
-from collector.writer import BatchWriter
+from collector.ingest_workers import IngestWorkers, WorkerSettings
+from collector.pipeline import Exporter, Pipeline, Preparer
+from collector.writer import BatchWriter, rows_writer
 from otelite.auth import Authenticator
 from otelite.config import Config
 from otelite.retention import Retention
@@ -29,6 +31,15 @@ from store import open_store
 
 # How long in-flight gRPC exports get to finish on shutdown.
 GRPC_GRACE_SECONDS = 30
+
+
+def preparer_for(config: Config) -> Preparer:
+    limits = config.limits
+    return Preparer(
+        config.default_project,
+        limits.max_spans_per_request,
+        ValueLimits(limits.max_attribute_bytes, limits.max_attributes_per_span),
+    )
 
 
 def is_loopback(host: str) -> bool:
@@ -44,27 +55,32 @@ class Otelite:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.store = open_store(config.store_url, synchronous=config.synchronous)
-        self.writer = BatchWriter(
-            self.store,
-            max_queue_spans=config.writer.max_queue_spans,
-            max_batch_spans=config.writer.max_batch_spans,
-        )
         limits = config.limits
-        self.pipeline = Pipeline(
-            self.writer,
-            config.default_project,
-            limits.max_spans_per_request,
-            ValueLimits(limits.max_attribute_bytes, limits.max_attributes_per_span),
-        )
+        # Live updates: after each commit the writer tells the page's event streams.
+        self.broadcaster = Broadcaster()
+        # Ingest: worker processes that decode and commit (SQLite), or all of it here.
+        self.workers: IngestWorkers | None = None
+        self.writer: BatchWriter[Any] | None = None
+        self.pipeline: Exporter
+        settings = config.writer
+        if settings.processes > 0 and (path := config.sqlite_path) is not None:
+            self.workers = IngestWorkers(
+                WorkerSettings(path, config.synchronous, f"{path}-ingest.lock", preparer_for(config)),
+                settings.processes,
+                settings.max_queue_bytes,
+            )
+            self.workers.add_listener(self.broadcaster.publish_rows)
+            self.pipeline = self.workers
+        else:
+            self.writer = rows_writer(self.store, settings.max_queue_spans, settings.max_batch_spans)
+            self.writer.add_listener(self.broadcaster.publish_rows)
+            self.pipeline = Pipeline(self.writer, preparer_for(config))
         self.authenticator = Authenticator(config.users, config.ingest_tokens)
         self.grpc_server, self.grpc_port = create_grpc_server(
             self.pipeline, _address(config.host, config.grpc_port), limits.max_request_bytes, authenticator=self.authenticator
         )
         self.http_socket = _bind(config.host, config.http_port)
         self.http_port: int = self.http_socket.getsockname()[1]
-        # Live updates: after each commit the writer tells the page's event streams.
-        self.broadcaster = Broadcaster()
-        self.writer.add_listener(self.broadcaster.publish_rows)
         self.app = create_app(
             self.store,
             otlp_http_routes(self.pipeline, limits.max_request_bytes),
@@ -141,7 +157,10 @@ class Otelite:
         self._stopped = True
         self.retention.stop()
         self.grpc_server.stop(GRPC_GRACE_SECONDS).wait()
-        self.writer.close()
+        if self.workers is not None:
+            self.workers.close()
+        if self.writer is not None:
+            self.writer.close()
         self.store.close()
         self.http_socket.close()
 

@@ -39,7 +39,7 @@ def request(conversation: str) -> bytes:
 
 def test_a_full_write_queue_answers_unavailable_and_503_and_loses_nothing(make_server):
     # Room for two waiting requests of 5 spans; the writer's own batch is not queued.
-    server = make_server(writer={"max_queue_spans": 2 * SPANS_PER_REQUEST})
+    server = make_server(writer={"max_queue_spans": 2 * SPANS_PER_REQUEST, "processes": 0})
     blocker = sqlite3.connect(server.config.db, isolation_level=None)
     blocker.execute("BEGIN IMMEDIATE")  # another writer holds the lock: ours must wait
     outcomes: dict[str, object] = {}
@@ -105,6 +105,66 @@ def test_a_full_write_queue_answers_unavailable_and_503_and_loses_nothing(make_s
         ("first", 5),
         ("refused-grpc", 5),
         ("refused-http", 5),
+        ("second", 5),
+        ("third", 5),
+    ]
+
+
+def test_with_worker_processes_a_full_queue_answers_unavailable_and_loses_nothing(make_server):
+    # With ingest worker processes the bound is on request bytes handed to the workers
+    # and not yet answered: here room for exactly the three requests below.
+    bodies = {name: request(name) for name in ("first", "second", "third")}
+    server = make_server(writer={"processes": 1, "max_queue_bytes": sum(map(len, bodies.values()))})
+    assert server.workers is not None
+    blocker = sqlite3.connect(server.config.db, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")  # the worker takes the first request and waits on the lock
+    outcomes: dict[str, object] = {}
+
+    def export_in_background(conversation: str) -> threading.Thread:
+        def run() -> None:
+            try:
+                outcomes[conversation] = grpc_export(server, bodies[conversation])
+            except grpc.RpcError as exc:
+                outcomes[conversation] = exc.code()
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        return thread
+
+    try:
+        pending = []
+        for waiting, name in enumerate(bodies, start=1):
+            pending.append(export_in_background(name))
+            expected = sum(len(bodies[n]) for n in list(bodies)[:waiting])
+            wait_for(lambda: server.workers.queued_bytes == expected, f"{name} to be handed to the worker")
+
+        with pytest.raises(grpc.RpcError) as err:
+            grpc_export(server, request("refused-grpc"))
+        assert err.value.code() == grpc.StatusCode.UNAVAILABLE
+        assert "write queue full" in err.value.details()
+        response = httpx.post(
+            f"{server.http_url}/v1/traces",
+            content=request("refused-http"),
+            headers={"content-type": "application/x-protobuf"},
+        )
+        assert response.status_code == 503
+        assert response.headers["retry-after"] == "1"
+        assert "write queue full" in status_pb2.Status.FromString(response.content).message
+        assert outcomes == {}
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+
+    for thread in pending:
+        thread.join(10)
+    assert {name: type(outcome).__name__ for name, outcome in outcomes.items()} == {
+        name: "ExportTraceServiceResponse" for name in bodies
+    }
+    grpc_export(server, request("refused-grpc"))  # the exporter's retry
+    stored = "SELECT conversation_id, count(*) FROM spans GROUP BY 1 ORDER BY 1"
+    assert [tuple(r) for r in read_db(server.config.db, stored)] == [
+        ("first", 5),
+        ("refused-grpc", 5),
         ("second", 5),
         ("third", 5),
     ]
