@@ -8,13 +8,20 @@
 It builds OTLP ExportTraceServiceRequests of 100 realistic GenAI spans each (about 1 KB of
 message JSON per span) and measures:
 
-  floor  a plain executemany of equivalent rows into a fresh WAL file with otelite's own
-         tables and indexes (store.schema.migrate) -- what SQLite alone can do;
-  grpc   `otelite serve` in a subprocess, sent the pre-serialised requests over raw gRPC
-         (TraceService/Export with bytes in) from N client threads; acknowledged spans/s;
-  http   the same over OTLP/HTTP protobuf (POST /v1/traces).
+  floor  a plain executemany of equivalent rows, built beforehand, into a fresh WAL file
+         with otelite's own tables and indexes (store.schema.migrate) -- what SQLite
+         alone can do -- three ways: A spans + span_details with no checkpoint while
+         timed (the strongest), B the same with SQLite's default autocheckpoint, C A
+         plus the full-text rows otelite writes with each span (the same tables and
+         indexes otelite writes);
+  grpc   `otelite serve` (defaults: ingest worker processes) in a subprocess, sent the
+         pre-serialised requests over raw gRPC (TraceService/Export with bytes in) from
+         N client threads; acknowledged spans/s;
+  http   the same over OTLP/HTTP protobuf (POST /v1/traces);
+  grpc1  grpc again with `--ingest-processes 0` (all ingest in the server process): the
+         baseline the worker processes are measured against.
 
-Every rate is printed with its ratio to the floor. The issue's target is grpc >= 0.6x.
+Every rate is printed with its ratio to each floor. The issue's target is grpc >= 0.6x.
 
     python bench/ingest.py --store clickhouse   # also grpc/http into ClickHouse (chdb)
 
@@ -205,10 +212,12 @@ def build_requests(
 # --------------------------------------------------------------------------- floor
 
 
-def floor_rows(bodies: list[bytes]) -> tuple[list[tuple], list[tuple]]:
-    """The rows otelite would store for these requests, built outside the timing."""
+def floor_rows(bodies: list[bytes]) -> tuple[list[tuple], list[tuple], list[tuple]]:
+    """The rows otelite would store for these requests, built outside the timing:
+    spans, span_details, and the full-text rows (search text of each span that has one)."""
     spans: list[tuple] = []
     details: list[tuple] = []
+    texts: list[tuple] = []
     request = ExportTraceServiceRequest()
     for body in bodies:
         request.ParseFromString(body)
@@ -239,18 +248,21 @@ def floor_rows(bodies: list[bytes]) -> tuple[list[tuple], list[tuple]]:
                         "default", trace, span, "", orjson.dumps(attrs).decode(), "[]", "[]", resource, scope,
                         orjson.dumps(content).decode(),
                     ))
-    return spans, details
+                    if text := searchable_text(content):
+                        texts.append(("default", trace, span, text))
+    return spans, details, texts
 
 
 def measure_floor(
-    rows: tuple[list[tuple], list[tuple]], path: Path, batch: int, autocheckpoint: bool, with_text: bool = False
+    rows: tuple[list[tuple], list[tuple], list[tuple]], path: Path, batch: int, autocheckpoint: bool, with_text: bool = False
 ) -> float:
     """executemany in transactions of `batch` rows, with otelite's page cache size.
 
     autocheckpoint=False is the strongest floor: no WAL checkpoint during the timing at
     all (otelite checkpoints on a thread of its own, and pays for it in its rate).
     """
-    spans, details = rows
+    spans, details, texts = rows
+    text_of = {t[:3]: t for t in texts}
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = NORMAL")
@@ -266,10 +278,9 @@ def measure_floor(
         conn.executemany(insert_span, spans[i : i + batch])
         conn.executemany(insert_details, details[i : i + batch])
         if with_text:  # the search index otelite also keeps: span_text keys + FTS5 rows
-            texts = [(d[0], d[1], d[2], searchable_text(orjson.loads(d[9]))) for d in details[i : i + batch]]
-            texts = [t for t in texts if t[3]]
-            conn.executemany(INSERT_SPAN_TEXT_KEY, (t[:3] for t in texts))
-            conn.executemany(INSERT_SPAN_TEXT, texts)
+            batch_texts = [text_of[d[:3]] for d in details[i : i + batch] if d[:3] in text_of]
+            conn.executemany(INSERT_SPAN_TEXT_KEY, (t[:3] for t in batch_texts))
+            conn.executemany(INSERT_SPAN_TEXT, batch_texts)
         conn.execute("COMMIT")
     elapsed = time.perf_counter() - started
     assert conn.execute("SELECT count(*) FROM spans").fetchone()[0] == len(spans)
@@ -297,16 +308,36 @@ class Server:
         self.process.terminate()
         self.process.wait(60)
 
+    def pids(self) -> list[int]:
+        """The server process and its children (the ingest worker processes)."""
+        pids = [self.process.pid]
+        for task in Path(f"/proc/{self.process.pid}/task").iterdir():
+            pids += [int(pid) for pid in (task / "children").read_text().split()]
+        return pids
+
     def cpu_seconds(self) -> float:
-        """User + system CPU time the server process has used so far (all its threads)."""
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        """User + system CPU time the server and its workers have used so far (all threads)."""
+        total = 0
+        for pid in self.pids():
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except FileNotFoundError:  # a worker that just exited
+                continue
+            total += int(fields[11]) + int(fields[12])
+        return total / os.sysconf("SC_CLK_TCK")
 
     def rss_mb(self) -> float:
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-        return 0.0
+        """Resident memory of the server and its workers together."""
+        total = 0.0
+        for pid in self.pids():
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+            except FileNotFoundError:
+                continue
+            for line in status.splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) / 1024
+        return total
 
 
 def start_server(db: Path, extra: list[str] | None = None, store: str | None = None) -> Server:
@@ -428,14 +459,15 @@ def run_clients(
 
 def measure_server(
     transport: str, bodies: list[bytes], spans_per_request: int, threads: int, directory: Path, py_spy: str | None = None,
-    store: str = "sqlite",
+    store: str = "sqlite", extra: list[str] | None = None,
 ) -> tuple[float, float]:
     """Acknowledged spans/s, and the server's CPU time per span (us) during the sending:
     on a shared machine the second is the steadier figure of what ingest costs."""
     # ClickHouse: chdb on a directory of its own, in the server process (one process per
     # chdb directory, so this process counts the spans only after the server is gone).
     chdb_url = f"chdb://{directory / f'{transport}-chdb'}" if store == "clickhouse" else None
-    server = start_server(directory / f"{transport}.db", store=chdb_url)
+    name = "-".join([transport, *(extra or [])]).replace("--", "")
+    server = start_server(directory / f"{name}.db", extra, store=chdb_url)
     spy = None
     if py_spy:
         # Samples every thread of the server while the clients send; collapsed stacks.
@@ -477,7 +509,8 @@ def soak(seconds: float, bodies: list[bytes], spans_per_request: int, threads: i
     extra: list[str] = []
     if queue is not None:
         config = directory / "soak.yaml"
-        config.write_text(f"writer:\n  max_queue_spans: {queue}\n")
+        # Both bounds: spans for the in-process writer, request bytes for the workers.
+        config.write_text(f"writer:\n  max_queue_spans: {queue}\n  max_queue_bytes: {queue * 1200}\n")
         extra = ["--config", str(config)]
     server = start_server(directory / "soak.db", extra)
     peak = [server.rss_mb()]
@@ -608,10 +641,12 @@ def main() -> None:
     parser.add_argument("--spans-per-request", type=int, default=100)
     parser.add_argument("--threads", type=int, default=4, help="client threads (default 4)")
     parser.add_argument("--floor-batch", type=int, default=5_000, help="rows per transaction in the floor")
-    parser.add_argument("--only", choices=("floor", "grpc", "http"), action="append", help="run only these (repeatable)")
+    parser.add_argument("--only", choices=("floor", "grpc", "http", "grpc1"), action="append",
+                        help="run only these (repeatable); grpc1: gRPC with ingest in the server process (--ingest-processes 0)")
     parser.add_argument("--soak", type=float, metavar="SECONDS", help="also send flat out for SECONDS and watch memory")
     parser.add_argument("--soak-threads", type=int, default=16, help="client threads during the soak (default 16)")
-    parser.add_argument("--soak-queue", type=int, help="the server's writer.max_queue_spans during the soak")
+    parser.add_argument("--soak-queue", type=int, help="the server's writer.max_queue_spans during the soak"
+                        " (and max_queue_bytes at 1,200 bytes a span)")
     parser.add_argument("--profile", action="store_true", help="profile the in-process hot path instead")
     parser.add_argument("--py-spy", metavar="PREFIX", help="record the server with py-spy into PREFIX.grpc.txt / PREFIX.http.txt")
     parser.add_argument("--store", choices=("sqlite", "clickhouse"), action="append",
@@ -629,36 +664,41 @@ def main() -> None:
         if args.profile:
             profile(bodies, directory, args.spans_per_request)
             return
-        only = set(args.only or ("floor", "grpc", "http"))
-        floor = text = None
+        only = set(args.only or ("floor", "grpc", "http", "grpc1"))
+        floors: dict[str, float] = {}
         if "floor" in only:
             rows = floor_rows(bodies)
-            floor = measure_floor(rows, directory / "floor.db", args.floor_batch, autocheckpoint=False)
-            print(f"floor    {floor:>9,.0f} spans/s  executemany into a fresh WAL file, {args.floor_batch:,} rows/transaction,"
-                  " no checkpoint while timed (the ratios below are to this)", flush=True)
-            plain = measure_floor(rows, directory / "floor-autocheckpoint.db", args.floor_batch, autocheckpoint=True)
-            print(f"         {plain:>9,.0f} spans/s  the same with SQLite's default autocheckpoint", flush=True)
-            text = measure_floor(rows, directory / "floor-text.db", args.floor_batch, autocheckpoint=False, with_text=True)
-            print(f"         {text:>9,.0f} spans/s  the first plus the full-text rows otelite keeps for search", flush=True)
+            floors["A"] = measure_floor(rows, directory / "floor.db", args.floor_batch, autocheckpoint=False)
+            print(f"floor A  {floors['A']:>9,.0f} spans/s  executemany of the spans and span_details rows into a fresh WAL"
+                  f" file, {args.floor_batch:,} rows/transaction, no checkpoint while timed", flush=True)
+            floors["B"] = measure_floor(rows, directory / "floor-autocheckpoint.db", args.floor_batch, autocheckpoint=True)
+            print(f"floor B  {floors['B']:>9,.0f} spans/s  A with SQLite's default autocheckpoint", flush=True)
+            floors["C"] = measure_floor(rows, directory / "floor-text.db", args.floor_batch, autocheckpoint=False, with_text=True)
+            print(f"floor C  {floors['C']:>9,.0f} spans/s  A plus the full-text rows otelite writes with each span:"
+                  " the same tables and indexes as otelite", flush=True)
             del rows
         stores = ["sqlite", *(s for s in args.store or () if s != "sqlite")]
         on_sqlite: dict[str, float] = {}
+        runs = [("grpc", "grpc", []), ("http", "http", []), ("grpc1", "grpc", ["--ingest-processes", "0"])]
         for store in stores:
-            for transport in ("grpc", "http"):
-                if transport not in only:
+            for label, transport, extra in runs:
+                if label not in only or (store != "sqlite" and extra):
                     continue
-                rate, cpu = measure_server(transport, bodies, args.spans_per_request, args.threads, directory, args.py_spy, store)
-                ratio = f"  {rate / floor:.2f}x floor ({rate / text:.2f}x the floor with full-text rows)" if floor and text else ""
+                rate, cpu = measure_server(transport, bodies, args.spans_per_request, args.threads, directory, args.py_spy,
+                                           store, extra)
+                ratio = "  " + ", ".join(f"{rate / floor:.2f}x {name}" for name, floor in floors.items())
                 if store == "sqlite":
-                    on_sqlite[transport] = rate
-                    label = transport
+                    on_sqlite[label] = rate
+                    if label == "grpc1":
+                        label = "grpc, 1 process"
+                        ratio += f"; the default (worker processes) did {on_sqlite['grpc'] / rate:.2f}x this" if "grpc" in on_sqlite else ""
                 else:
                     label = f"{transport}/ch"
-                    ratio = f"  {rate / floor:.2f}x floor" if floor else ""
                     ratio += f", {rate / on_sqlite[transport]:.2f}x otelite on SQLite" if transport in on_sqlite else ""
                     ratio += " (ClickHouse: chdb in the server)"
-                print(f"{label:<8} {rate:>9,.0f} spans/s acknowledged, {args.threads} client threads{ratio}", flush=True)
-                print(f"{'':<8} {cpu:>9,.1f} us of server CPU per span (all threads; {rate * cpu / 1e6:.2f} cores busy)", flush=True)
+                print(f"{label:<16}{rate:>9,.0f} spans/s acknowledged, {args.threads} client threads{ratio}", flush=True)
+                print(f"{'':<16}{cpu:>9,.1f} us of server CPU per span (all threads and processes; {rate * cpu / 1e6:.2f}"
+                      " cores busy)", flush=True)
         if args.soak:
             soak(args.soak, bodies, args.spans_per_request, args.soak_threads, directory, args.soak_queue)
     print(f"done; {load()}")
