@@ -23,13 +23,15 @@ from __future__ import annotations
 import fcntl
 import itertools
 import logging
-import multiprocessing
+import subprocess
+import sys
 import signal
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
+from multiprocessing import Pipe
 from multiprocessing.connection import Connection
 from typing import IO
 
@@ -70,7 +72,7 @@ Reply = tuple[list[tuple[int, ExportResult | Exception]], list[CommittedSpan]]
 @dataclass
 class _Worker:
     index: int
-    process: multiprocessing.process.BaseProcess
+    process: subprocess.Popen[bytes]
     conn: Connection
     send_lock: threading.Lock = field(default_factory=threading.Lock)
     pending: dict[int, tuple[Future[ExportResult], int]] = field(default_factory=dict)
@@ -84,8 +86,6 @@ class IngestWorkers(Exporter):
             raise ValueError("IngestWorkers needs at least one process")
         self.settings = settings
         self.max_queue_bytes = max_queue_bytes
-        # spawn, not fork: the server process has threads (gRPC, SQLite checkpointer).
-        self._context = multiprocessing.get_context("spawn")
         self._lock = threading.Lock()
         self._ids = itertools.count()
         self._closing = False
@@ -102,7 +102,7 @@ class IngestWorkers(Exporter):
     def pids(self) -> list[int]:
         """The worker processes' ids (a replaced worker has a new one)."""
         with self._lock:
-            return [worker.process.pid for worker in self._workers if worker.process.pid is not None]
+            return [worker.process.pid for worker in self._workers]
 
     @property
     def queued_bytes(self) -> int:
@@ -158,19 +158,22 @@ class IngestWorkers(Exporter):
             except (OSError, ValueError):
                 pass
         for worker in self._workers:
-            worker.process.join()
+            worker.process.wait()
             if worker.reader is not None:
                 worker.reader.join()
 
     # ---------------------------------------------------------------- server side
 
     def _start(self, index: int) -> _Worker:
-        here, there = self._context.Pipe(duplex=True)
-        process = self._context.Process(
-            target=worker_main, args=(there, self.settings), name=f"otelite-ingest-{index}", daemon=True
+        # A fresh interpreter running only the worker (collector/ingest_worker.py), not a
+        # fork: the server has threads (gRPC, the checkpointer), and multiprocessing's
+        # spawn would re-import the server's main module (API, gRPC, uvicorn) in each.
+        here, there = Pipe(duplex=True)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "collector.ingest_worker", str(there.fileno())], pass_fds=[there.fileno()]
         )
-        process.start()
         there.close()
+        here.send(self.settings)
         return _Worker(index, process, here)
 
     def _wait_ready(self, worker: _Worker) -> None:
@@ -181,7 +184,7 @@ class IngestWorkers(Exporter):
         try:
             worker.conn.recv()
         except EOFError:
-            raise RuntimeError(f"ingest worker {worker.index} failed to start (exit code {worker.process.exitcode})") from None
+            raise RuntimeError(f"ingest worker {worker.index} failed to start (exit code {worker.process.wait()})") from None
         worker.reader = threading.Thread(
             target=self._read, args=(worker,), name=f"otelite-ingest-{worker.index}-replies", daemon=True
         )
@@ -203,7 +206,7 @@ class IngestWorkers(Exporter):
                     future.set_result(outcome)
             if committed:
                 self._notify(committed)
-        worker.process.join()
+        worker.process.wait()
         self._worker_ended(worker)
 
     def _forget(self, worker: _Worker, request_id: int) -> Future[ExportResult] | None:
@@ -221,7 +224,7 @@ class IngestWorkers(Exporter):
             worker.pending_bytes = 0
             replace = not self._closing
         if lost or replace:
-            log.error("ingest worker %d exited (code %s); %d request(s) failed", worker.index, worker.process.exitcode, len(lost))
+            log.error("ingest worker %d exited (code %s); %d request(s) failed", worker.index, worker.process.returncode, len(lost))
         for future in lost:
             future.set_exception(StorageFailed(f"could not store the spans: ingest worker {worker.index} exited"))
         if replace:
@@ -309,4 +312,5 @@ def _commit_locked(store: SQLiteStore, groups: list[EncodedSpans], lock_file: IO
         return commit_groups(lambda parts: store.write_encoded(merge_encoded(parts)), groups)
     finally:
         fcntl.flock(lock_file, fcntl.LOCK_UN)
+
 
