@@ -23,11 +23,11 @@ from __future__ import annotations
 import fcntl
 import itertools
 import logging
+import signal
 import subprocess
 import sys
-import signal
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
@@ -36,7 +36,7 @@ from multiprocessing.connection import Connection
 from typing import IO
 
 from collector.pipeline import Exporter, ExportResult, Forbidden, Preparer, StorageFailed, TooManySpans
-from collector.writer import QueueFull, WriterClosed, commit_groups
+from collector.writer import Committed, CommitListeners, QueueFull, WriterClosed, commit_groups
 from otelite.auth import Principal
 from proto import DecodeError
 from store.model import CommittedSpan
@@ -47,7 +47,7 @@ log = logging.getLogger("otelite.ingest")
 # A worker imports otelite's ingest modules and opens the store before it says hello.
 READY_TIMEOUT_SECONDS = 60
 # Refusals a worker sends back as they are (each pickles as its class and message).
-REFUSALS = (DecodeError, TooManySpans, Forbidden, StorageFailed)
+REFUSALS = (DecodeError, TooManySpans, Forbidden)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,14 +89,14 @@ class IngestWorkers(Exporter):
         self._lock = threading.Lock()
         self._ids = itertools.count()
         self._closing = False
-        self._listeners: list[Callable[[Sequence[CommittedSpan]], None]] = []
+        self._listeners = CommitListeners()
         self._workers = [self._start(index) for index in range(processes)]
         for worker in self._workers:
             self._wait_ready(worker)
 
-    def add_listener(self, listener: Callable[[Sequence[CommittedSpan]], None]) -> None:
+    def add_listener(self, listener: Callable[[Committed], None]) -> None:
         """Call `listener(spans)` after each commit, on a reader thread (keep it quick)."""
-        self._listeners.append(listener)
+        self._listeners.add(listener)
 
     @property
     def pids(self) -> list[int]:
@@ -118,16 +118,16 @@ class IngestWorkers(Exporter):
         principal: Principal | None = None,
         timeout: float | None = None,
     ) -> ExportResult:
-        future = self._submit((0, body, json, project_id, principal))
+        future = self._submit(body, json, project_id, principal)
         try:
             outcome = future.result(timeout)
         except FutureTimeout as exc:
             raise StorageFailed("could not store the spans: timed out waiting for the commit") from exc
         return outcome
 
-    def _submit(self, job: Job) -> Future[ExportResult]:
+    def _submit(self, body: bytes, json: bool, project_id: str | None, principal: Principal | None) -> Future[ExportResult]:
         future: Future[ExportResult] = Future()
-        size = len(job[1])
+        size = len(body)
         with self._lock:
             if self._closing:
                 raise WriterClosed("otelite is shutting down")
@@ -141,7 +141,8 @@ class IngestWorkers(Exporter):
             worker.pending_bytes += size
         try:
             with worker.send_lock:
-                worker.conn.send((request_id, *job[1:]))
+                job: Job = (request_id, body, json, project_id, principal)
+                worker.conn.send(job)
         except (OSError, ValueError) as exc:  # the worker is gone; its reader fails the rest
             self._forget(worker, request_id)
             raise StorageFailed(f"could not store the spans: ingest worker {worker.index} is gone") from exc
@@ -204,8 +205,7 @@ class IngestWorkers(Exporter):
                     future.set_exception(outcome)
                 else:
                     future.set_result(outcome)
-            if committed:
-                self._notify(committed)
+            self._listeners.notify(committed)
         worker.process.wait()
         self._worker_ended(worker)
 
@@ -233,13 +233,6 @@ class IngestWorkers(Exporter):
             with self._lock:
                 self._workers[self._workers.index(worker)] = fresh
 
-    def _notify(self, committed: Sequence[CommittedSpan]) -> None:
-        for listener in self._listeners:
-            try:
-                listener(committed)
-            except Exception:
-                log.exception("ingest listener failed")
-
 
 # ------------------------------------------------------------------- worker side
 
@@ -247,8 +240,6 @@ class IngestWorkers(Exporter):
 def worker_main(conn: Connection, settings: WorkerSettings) -> None:
     """A worker process: take waiting requests, prepare, commit under the lock, answer."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server decides when workers stop
-    from store.sqlite import SQLiteStore
-
     store = SQLiteStore(settings.db_path, synchronous=settings.synchronous)
     preparer = settings.preparer
     conn.send("ready")

@@ -6,7 +6,6 @@ place a request body becomes stored spans.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -114,7 +113,7 @@ class Pipeline(Exporter):
     """The in-process exporter: prepare on the receiver's thread, then the writer thread
     commits (group commit with other requests)."""
 
-    def __init__(self, writer: BatchWriter[Sequence[SpanRow]], preparer: Preparer) -> None:
+    def __init__(self, writer: BatchWriter, preparer: Preparer) -> None:
         self.writer = writer
         self.preparer = preparer
 

@@ -10,7 +10,7 @@ import time
 from contextlib import nullcontext
 
 from collector.pipeline import Pipeline
-from collector.writer import rows_writer
+from collector.writer import BatchWriter
 from otelite.config import Config, ConfigError, load_config
 from otelite.server import Otelite, is_loopback, preparer_for
 from otelite.transfer import export_lines, import_lines
@@ -141,7 +141,7 @@ def _export(config: Config, project: str | None, output: str | None) -> int:
 
 def _import(config: Config, path: str, project: str | None) -> int:
     store = open_store(config.store_url, synchronous=config.synchronous)
-    writer = rows_writer(store)
+    writer = BatchWriter(store)
     try:
         pipeline = Pipeline(writer, preparer_for(config))
         with open(path, "rb") if path != "-" else nullcontext(sys.stdin.buffer) as lines:

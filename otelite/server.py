@@ -12,7 +12,6 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
 
 import uvicorn
 
@@ -22,7 +21,7 @@ from collector.grpc_receiver import create_grpc_server
 from collector.http_receiver import otlp_http_routes
 from collector.ingest_workers import IngestWorkers, WorkerSettings
 from collector.pipeline import Exporter, Pipeline, Preparer
-from collector.writer import BatchWriter, rows_writer
+from collector.writer import BatchWriter
 from otelite.auth import Authenticator
 from otelite.config import Config
 from otelite.retention import Retention
@@ -60,7 +59,7 @@ class Otelite:
         self.broadcaster = Broadcaster()
         # Ingest: worker processes that decode and commit (SQLite), or all of it here.
         self.workers: IngestWorkers | None = None
-        self.writer: BatchWriter[Any] | None = None
+        self.writer: BatchWriter | None = None
         self.pipeline: Exporter
         settings = config.writer
         if settings.processes > 0 and (path := config.sqlite_path) is not None:
@@ -72,7 +71,7 @@ class Otelite:
             self.workers.add_listener(self.broadcaster.publish_rows)
             self.pipeline = self.workers
         else:
-            self.writer = rows_writer(self.store, settings.max_queue_spans, settings.max_batch_spans)
+            self.writer = BatchWriter(self.store, settings.max_queue_spans, settings.max_batch_spans)
             self.writer.add_listener(self.broadcaster.publish_rows)
             self.pipeline = Pipeline(self.writer, preparer_for(config))
         self.authenticator = Authenticator(config.users, config.ingest_tokens)
