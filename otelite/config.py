@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from store import CLICKHOUSE_SCHEMES
+from store import CLICKHOUSE_SCHEMES, sqlite_path
 
 
 @dataclass(slots=True)
@@ -91,10 +91,9 @@ class Config:
     @property
     def sqlite_path(self) -> str | None:
         """The SQLite file the store is, or None (ClickHouse, or an in-memory database)."""
-        url = self.store_url
-        if url.startswith(CLICKHOUSE_SCHEMES):
+        if self.store_url.startswith(CLICKHOUSE_SCHEMES):
             return None
-        path = url.removeprefix("sqlite:///").removeprefix("sqlite://")
+        path = sqlite_path(self.store_url)
         return None if path in ("", ":memory:") else path
 
     @property

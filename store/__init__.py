@@ -7,7 +7,7 @@ interface so neither side knows which one it talks to.
 from store.base import Store
 from store.model import PruneResult, SpanRow
 
-__all__ = ["PruneResult", "SpanRow", "Store", "open_store"]
+__all__ = ["PruneResult", "SpanRow", "Store", "open_store", "sqlite_path"]
 
 
 CLICKHOUSE_SCHEMES = ("clickhouse://", "clickhouses://", "chdb://")
@@ -27,5 +27,9 @@ def open_store(url: str, **options: object) -> Store:
         return ClickHouseStore(url)
     from store.sqlite import SQLiteStore
 
-    path = url.removeprefix("sqlite:///").removeprefix("sqlite://")
-    return SQLiteStore(path, **options)  # type: ignore[arg-type]
+    return SQLiteStore(sqlite_path(url), **options)  # type: ignore[arg-type]
+
+
+def sqlite_path(url: str) -> str:
+    """The file of a SQLite store URL (`sqlite:///path.db` or a bare path)."""
+    return url.removeprefix("sqlite:///").removeprefix("sqlite://")

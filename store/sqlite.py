@@ -324,29 +324,14 @@ def _encoded(
 
 
 def merge_encoded(parts: Sequence[EncodedSpans]) -> EncodedSpans:
-    """Several requests' encoded batches as one. Their stats simply add up, and their
-    conversation guesses stand, unless one names a trace that another has spans of, or
-    a span is in two of them: then the whole is placed again."""
+    """Several requests' encoded batches as one: their rows placed again together, so a
+    trace named by one request and with spans in another lands in one conversation."""
     if len(parts) == 1:
         return parts[0]
-    span_params = [p for part in parts for p in part.span_params]
-    details = [d for part in parts for d in part.details]
-    texts = [t for part in parts for t in part.texts]
-    trace_names = {trace: name for part in parts for trace, name in part.trace_names.items()}
-    crossing = any(
-        trace_names.get((p[0], p[1])) != part.trace_names.get((p[0], p[1]))  # type: ignore[call-overload]
-        for part in parts
-        for p in part.span_params
-    )
-    if crossing or len({p[:3] for p in span_params}) < len(span_params):
-        return _encoded(span_params, details, texts)
-    return EncodedSpans(
-        span_params,
-        details,
-        texts,
-        sorted({n for part in parts for n in part.named}),
-        trace_names,
-        stats.StatsDelta(*([x for part in parts for x in getattr(part.stats, f)] for f in stats.StatsDelta._fields)),
+    return _encoded(
+        [p for part in parts for p in part.span_params],
+        [d for part in parts for d in part.details],
+        [t for part in parts for t in part.texts],
     )
 
 
