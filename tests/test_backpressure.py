@@ -37,55 +37,42 @@ def request(conversation: str) -> bytes:
     return encode_spans(sdk_spans(SPANS_PER_REQUEST, conversation=conversation)).SerializeToString()
 
 
-def test_a_full_write_queue_answers_unavailable_and_503_and_loses_nothing(make_server):
-    # Room for two waiting requests of 5 spans; the writer's own batch is not queued.
-    server = make_server(writer={"max_queue_spans": 2 * SPANS_PER_REQUEST, "processes": 0})
-    blocker = sqlite3.connect(server.config.db, isolation_level=None)
-    blocker.execute("BEGIN IMMEDIATE")  # another writer holds the lock: ours must wait
-    outcomes: dict[str, object] = {}
+def export_in_background(server, conversation: str, body: bytes, outcomes: dict[str, object]) -> threading.Thread:
+    """Export `body` on a thread; its response or status lands in outcomes[conversation]."""
 
-    def export_in_background(conversation: str) -> threading.Thread:
-        def run() -> None:
-            try:
-                outcomes[conversation] = grpc_export(server, request(conversation))
-            except grpc.RpcError as exc:
-                outcomes[conversation] = exc.code()
+    def run() -> None:
+        try:
+            outcomes[conversation] = grpc_export(server, body)
+        except grpc.RpcError as exc:
+            outcomes[conversation] = exc.code()
 
-        thread = threading.Thread(target=run)
-        thread.start()
-        return thread
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
 
-    try:
-        # The first request becomes the writer's batch, which waits on the lock ...
-        pending = [export_in_background("first")]
-        wait_for(lambda: server.writer.writing_spans == SPANS_PER_REQUEST, "the writer to take the first request")
-        # ... the next two fill the queue ...
-        pending += [export_in_background("second"), export_in_background("third")]
-        wait_for(lambda: server.writer.queued_spans == 2 * SPANS_PER_REQUEST, "the queue to fill")
 
-        # ... and then the receivers push back instead of queueing more.
-        with pytest.raises(grpc.RpcError) as err:
-            grpc_export(server, request("refused-grpc"))
-        assert err.value.code() == grpc.StatusCode.UNAVAILABLE
-        assert "write queue full" in err.value.details()
+def assert_pushed_back(server) -> None:
+    """Both receivers refuse a new export at once, retryably, instead of queueing it."""
+    with pytest.raises(grpc.RpcError) as err:
+        grpc_export(server, request("refused-grpc"))
+    assert err.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert "write queue full" in err.value.details()
 
-        response = httpx.post(
-            f"{server.http_url}/v1/traces",
-            content=request("refused-http"),
-            headers={"content-type": "application/x-protobuf"},
-        )
-        assert response.status_code == 503
-        assert response.headers["retry-after"] == "1"
-        status = status_pb2.Status.FromString(response.content)
-        assert status.code == code_pb2.UNAVAILABLE
-        assert "write queue full" in status.message
+    response = httpx.post(
+        f"{server.http_url}/v1/traces",
+        content=request("refused-http"),
+        headers={"content-type": "application/x-protobuf"},
+    )
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "1"
+    status = status_pb2.Status.FromString(response.content)
+    assert status.code == code_pb2.UNAVAILABLE
+    assert "write queue full" in status.message
 
-        # Nothing was acknowledged while the writer could not commit.
-        assert outcomes == {}
-    finally:
-        blocker.execute("ROLLBACK")
-        blocker.close()
 
+def assert_nothing_lost(server, pending: list[threading.Thread], outcomes: dict[str, object]) -> None:
+    """Once the lock is free: the waiting exports were all acknowledged and stored, and
+    what an OTLP exporter does with UNAVAILABLE, retry, now goes through."""
     for thread in pending:
         thread.join(10)
     assert {name: type(outcome).__name__ for name, outcome in outcomes.items()} == {
@@ -96,7 +83,6 @@ def test_a_full_write_queue_answers_unavailable_and_503_and_loses_nothing(make_s
     stored = "SELECT conversation_id, count(*) FROM spans GROUP BY 1 ORDER BY 1"
     assert [tuple(r) for r in read_db(server.config.db, stored)] == [("first", 5), ("second", 5), ("third", 5)]
 
-    # What an OTLP exporter does with UNAVAILABLE: retry, and now it goes through.
     grpc_export(server, request("refused-grpc"))
     httpx.post(
         f"{server.http_url}/v1/traces", content=request("refused-http"), headers={"content-type": "application/x-protobuf"}
@@ -110,6 +96,29 @@ def test_a_full_write_queue_answers_unavailable_and_503_and_loses_nothing(make_s
     ]
 
 
+def test_a_full_write_queue_answers_unavailable_and_503_and_loses_nothing(make_server):
+    # Room for two waiting requests of 5 spans; the writer's own batch is not queued.
+    server = make_server(writer={"max_queue_spans": 2 * SPANS_PER_REQUEST, "processes": 0})
+    blocker = sqlite3.connect(server.config.db, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")  # another writer holds the lock: ours must wait
+    outcomes: dict[str, object] = {}
+    try:
+        # The first request becomes the writer's batch, which waits on the lock ...
+        pending = [export_in_background(server, "first", request("first"), outcomes)]
+        wait_for(lambda: server.writer.writing_spans == SPANS_PER_REQUEST, "the writer to take the first request")
+        # ... the next two fill the queue ...
+        pending += [export_in_background(server, name, request(name), outcomes) for name in ("second", "third")]
+        wait_for(lambda: server.writer.queued_spans == 2 * SPANS_PER_REQUEST, "the queue to fill")
+        # ... and then the receivers push back instead of queueing more.
+        assert_pushed_back(server)
+        # Nothing was acknowledged while the writer could not commit.
+        assert outcomes == {}
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert_nothing_lost(server, pending, outcomes)
+
+
 def test_with_worker_processes_a_full_queue_answers_unavailable_and_loses_nothing(make_server):
     # With ingest worker processes the bound is on request bytes handed to the workers
     # and not yet answered: here room for exactly the three requests below.
@@ -119,52 +128,15 @@ def test_with_worker_processes_a_full_queue_answers_unavailable_and_loses_nothin
     blocker = sqlite3.connect(server.config.db, isolation_level=None)
     blocker.execute("BEGIN IMMEDIATE")  # the worker takes the first request and waits on the lock
     outcomes: dict[str, object] = {}
-
-    def export_in_background(conversation: str) -> threading.Thread:
-        def run() -> None:
-            try:
-                outcomes[conversation] = grpc_export(server, bodies[conversation])
-            except grpc.RpcError as exc:
-                outcomes[conversation] = exc.code()
-
-        thread = threading.Thread(target=run)
-        thread.start()
-        return thread
-
     try:
         pending = []
         for waiting, name in enumerate(bodies, start=1):
-            pending.append(export_in_background(name))
+            pending.append(export_in_background(server, name, bodies[name], outcomes))
             expected = sum(len(bodies[n]) for n in list(bodies)[:waiting])
             wait_for(lambda: server.workers.queued_bytes == expected, f"{name} to be handed to the worker")
-
-        with pytest.raises(grpc.RpcError) as err:
-            grpc_export(server, request("refused-grpc"))
-        assert err.value.code() == grpc.StatusCode.UNAVAILABLE
-        assert "write queue full" in err.value.details()
-        response = httpx.post(
-            f"{server.http_url}/v1/traces",
-            content=request("refused-http"),
-            headers={"content-type": "application/x-protobuf"},
-        )
-        assert response.status_code == 503
-        assert response.headers["retry-after"] == "1"
-        assert "write queue full" in status_pb2.Status.FromString(response.content).message
+        assert_pushed_back(server)
         assert outcomes == {}
     finally:
         blocker.execute("ROLLBACK")
         blocker.close()
-
-    for thread in pending:
-        thread.join(10)
-    assert {name: type(outcome).__name__ for name, outcome in outcomes.items()} == {
-        name: "ExportTraceServiceResponse" for name in bodies
-    }
-    grpc_export(server, request("refused-grpc"))  # the exporter's retry
-    stored = "SELECT conversation_id, count(*) FROM spans GROUP BY 1 ORDER BY 1"
-    assert [tuple(r) for r in read_db(server.config.db, stored)] == [
-        ("first", 5),
-        ("refused-grpc", 5),
-        ("second", 5),
-        ("third", 5),
-    ]
+    assert_nothing_lost(server, pending, outcomes)

@@ -14,8 +14,6 @@ from __future__ import annotations
 import os
 import signal
 import threading
-import time
-from collections.abc import Callable
 
 import grpc
 import pytest
@@ -27,33 +25,32 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from collector.ingest_workers import IngestWorkers
 from tests.conftest import read_db
+from tests.test_backpressure import wait_for
 from tests.test_ingest_errors import grpc_export, sdk_spans
 
 
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.01)
-
-
-def agent_turn_requests(conversation: str) -> list[bytes]:
-    """One agent turn as an SDK with a batch size of one would send it: the tool call,
-    the model call, then the root that names the conversation, each its own request."""
+def turn_spans(conversation: str):
+    """One agent turn as an SDK emits it: the tool call and the model call end (and are
+    exported) before the root, which names the conversation."""
     memory = InMemorySpanExporter()
     provider = TracerProvider(resource=Resource.create({"service.name": "agent"}))
     provider.add_span_processor(SimpleSpanProcessor(memory))
     tracer = provider.get_tracer("agent")
     with tracer.start_as_current_span("invoke_agent helper") as root:
         root.set_attribute("gen_ai.operation.name", "invoke_agent")
+        root.set_attribute("gen_ai.agent.name", "helper")
         with tracer.start_as_current_span("chat gpt-4o") as chat:
             chat.set_attribute("gen_ai.operation.name", "chat")
+            chat.set_attribute("gen_ai.response.model", "gpt-4o")
+            chat.set_attribute("gen_ai.usage.input_tokens", 10)
+            chat.set_attribute(
+                "gen_ai.output.messages", '[{"role": "assistant", "parts": [{"type": "text", "content": "Done"}]}]'
+            )
             with tracer.start_as_current_span("execute_tool lookup") as tool:
                 tool.set_attribute("gen_ai.operation.name", "execute_tool")
         root.set_attribute("gen_ai.conversation.id", conversation)
     provider.shutdown()
-    return [encode_spans([span]).SerializeToString() for span in memory.get_finished_spans()]
+    return list(memory.get_finished_spans())  # tool, chat, root
 
 
 def test_concurrent_exports_through_two_workers_land_in_their_conversations(make_server):
@@ -63,8 +60,8 @@ def test_concurrent_exports_through_two_workers_land_in_their_conversations(make
 
     def agent(conversation: str) -> None:
         for _ in range(5):
-            for body in agent_turn_requests(conversation):
-                grpc_export(server, body)
+            for span in turn_spans(conversation):  # each span its own request, as with a batch size of one
+                grpc_export(server, encode_spans([span]).SerializeToString())
 
     threads = [threading.Thread(target=agent, args=(c,)) for c in conversations]
     for thread in threads:
@@ -166,26 +163,6 @@ def _stored(path) -> list[list[tuple]]:
     ]
 
 
-def _turn_spans(conversation: str):
-    memory = InMemorySpanExporter()
-    provider = TracerProvider(resource=Resource.create({"service.name": "agent"}))
-    provider.add_span_processor(SimpleSpanProcessor(memory))
-    tracer = provider.get_tracer("agent")
-    with tracer.start_as_current_span("invoke_agent helper") as root:
-        root.set_attribute("gen_ai.operation.name", "invoke_agent")
-        root.set_attribute("gen_ai.agent.name", "helper")
-        with tracer.start_as_current_span("chat gpt-4o") as chat:
-            chat.set_attribute("gen_ai.operation.name", "chat")
-            chat.set_attribute("gen_ai.response.model", "gpt-4o")
-            chat.set_attribute("gen_ai.usage.input_tokens", 10)
-            chat.set_attribute(
-                "gen_ai.output.messages", '[{"role": "assistant", "parts": [{"type": "text", "content": "Done"}]}]'
-            )
-        root.set_attribute("gen_ai.conversation.id", conversation)
-    provider.shutdown()
-    return list(memory.get_finished_spans())  # children first, as exported
-
-
 @pytest.mark.parametrize(
     "case",
     ["children and root in separate requests", "root first, then a late child", "a retried span", "two traces, one request each"],
@@ -193,12 +170,12 @@ def _turn_spans(conversation: str):
 def test_merged_requests_are_stored_as_one_batch_would_be(tmp_path, case):
     from store.sqlite import SQLiteStore, encode_spans as encode, merge_encoded
 
-    one, two = _turn_spans("conv-a"), _turn_spans("conv-b")
+    one, two = turn_spans("conv-a"), turn_spans("conv-b")
     earlier: list = []
     if case == "children and root in separate requests":
         requests = [_rows(one[:1]), _rows(one[1:])]
     elif case == "root first, then a late child":
-        earlier = _rows(one[1:])  # the root is stored by an earlier commit
+        earlier = _rows(one[1:])  # the chat call and the root are stored by an earlier commit
         requests = [_rows(one[:1]), _rows(two)]
     elif case == "a retried span":
         requests = [_rows(one), _rows(one[:1])]
