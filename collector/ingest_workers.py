@@ -239,7 +239,10 @@ class IngestWorkers(Exporter):
 
 def worker_main(conn: Connection, settings: WorkerSettings) -> None:
     """A worker process: take waiting requests, prepare, commit under the lock, answer."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server decides when workers stop
+    # The server decides when workers stop (after its flush), also when Ctrl-C or a
+    # service manager signals the whole process group.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     store = SQLiteStore(settings.db_path, synchronous=settings.synchronous)
     preparer = settings.preparer
     conn.send("ready")

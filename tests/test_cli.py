@@ -62,7 +62,11 @@ def test_refuses_a_public_address_without_auth(tmp_path: Path):
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_serve_prints_where_it_listens_and_flushes_on_signal(tmp_path: Path, sig: signal.Signals):
+# "group": the signal reaches the ingest worker processes too, as Ctrl-C in a terminal
+# or a service manager stopping the whole process group does; the server still decides
+# when they stop, after the flush.
+@pytest.mark.parametrize("to", ["process", "group"])
+def test_serve_prints_where_it_listens_and_flushes_on_signal(tmp_path: Path, sig: signal.Signals, to: str):
     db = tmp_path / "otelite.db"
     grpc_port, http_port = free_port(), free_port()
     process = subprocess.Popen(
@@ -71,6 +75,7 @@ def test_serve_prints_where_it_listens_and_flushes_on_signal(tmp_path: Path, sig
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=True,
     )
     try:
         banner = process.stdout.readline()
@@ -81,12 +86,16 @@ def test_serve_prints_where_it_listens_and_flushes_on_signal(tmp_path: Path, sig
         exporter = OTLPSpanExporter(endpoint=f"127.0.0.1:{grpc_port}", insecure=True)
         assert exporter.export(sdk_spans(5)) == SpanExportResult.SUCCESS
         exporter.shutdown()
-        process.send_signal(sig)
+        if to == "group":
+            os.killpg(process.pid, sig)
+        else:
+            process.send_signal(sig)
         out, err = process.communicate(timeout=30)
     finally:
         process.kill()
     assert process.returncode == 0, err
     assert "stopped, every accepted span is written" in out
+    assert "ingest worker" not in err  # none died or was replaced on the way out
     assert read_db(db, "SELECT count(*) AS n FROM spans")[0]["n"] == 5
 
 
