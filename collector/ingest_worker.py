@@ -7,10 +7,9 @@ FD is the worker's end of its pipe to the server, which sends the WorkerSettings
 import sys
 from multiprocessing.connection import Connection
 
-# sqlite-utils imports pandas and numpy when they are installed, for DataFrame helpers a
-# worker never uses: ~80 MB of memory per worker. Refused before anything imports them.
-sys.modules["pandas"] = None  # type: ignore[assignment]
-sys.modules["numpy"] = None  # type: ignore[assignment]
+from otelite.lean import refuse_dataframe_libraries
+
+refuse_dataframe_libraries()  # ~80 MB a worker otherwise (see otelite.lean)
 
 from collector.ingest_workers import worker_main  # noqa: E402
 

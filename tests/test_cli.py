@@ -86,6 +86,11 @@ def test_serve_prints_where_it_listens_and_flushes_on_signal(tmp_path: Path, sig
         exporter = OTLPSpanExporter(endpoint=f"127.0.0.1:{grpc_port}", insecure=True)
         assert exporter.export(sdk_spans(5)) == SpanExportResult.SUCCESS
         exporter.shutdown()
+        # Lean: the server and its workers refuse the DataFrame libraries sqlite-utils
+        # would import (otelite.lean; ~80 MB a process).
+        for pid in [process.pid, *child_pids(process.pid)]:
+            libraries = Path(f"/proc/{pid}/maps").read_text()
+            assert "pandas" not in libraries and "numpy" not in libraries
         if to == "group":
             os.killpg(process.pid, sig)
         else:
@@ -97,6 +102,10 @@ def test_serve_prints_where_it_listens_and_flushes_on_signal(tmp_path: Path, sig
     assert "stopped, every accepted span is written" in out
     assert "ingest worker" not in err  # none died or was replaced on the way out
     assert read_db(db, "SELECT count(*) AS n FROM spans")[0]["n"] == 5
+
+
+def child_pids(pid: int) -> list[int]:
+    return [int(child) for task in Path(f"/proc/{pid}/task").iterdir() for child in (task / "children").read_text().split()]
 
 
 def run_cli(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
