@@ -10,10 +10,13 @@ message JSON per span) and measures:
 
   floor  a plain executemany of equivalent rows, built beforehand, into a fresh WAL file
          with otelite's own tables and indexes (store.schema.migrate) -- what SQLite
-         alone can do -- three ways: A spans + span_details with no checkpoint while
+         alone can do -- four ways: A spans + span_details with no checkpoint while
          timed (the strongest), B the same with SQLite's default autocheckpoint, C A
          plus the full-text rows otelite writes with each span (the same tables and
-         indexes otelite writes);
+         indexes otelite writes); and D, the literal floor of issue 5 ("a plain
+         executemany of equivalent rows into a WAL file with the same indexes"): the
+         very rows otelite stored for these requests, every table (conversation stats
+         and search index included), copied with SQLite's defaults (autocheckpoint on);
   grpc   `otelite serve` (defaults: ingest worker processes) in a subprocess, sent the
          pre-serialised requests over raw gRPC (TraceService/Export with bytes in) from
          N client threads; acknowledged spans/s;
@@ -286,6 +289,57 @@ def measure_floor(
     assert conn.execute("SELECT count(*) FROM spans").fetchone()[0] == len(spans)
     conn.close()
     return len(spans) / elapsed
+
+
+# Every table otelite writes on ingest, in the order a write transaction fills them.
+OTELITE_TABLES = ("trace_conversations", "spans", "span_details", "conversation_stats", "conversation_traces",
+                  "conversation_facets", "span_text", "span_text_fts")
+
+
+def otelite_rows(bodies: list[bytes], directory: Path) -> dict[str, list[tuple]]:
+    """Every row otelite stores for these requests, table by table: written once by
+    otelite's own store (outside any timing), then read back."""
+    from collector.normalize import normalize
+    from proto import decode_protobuf
+    from store.sqlite import SQLiteStore
+
+    path = directory / "reference.db"
+    store = SQLiteStore(path)
+    for i in range(0, len(bodies), 50):
+        store.write_spans([normalize(span, "default") for body in bodies[i : i + 50] for span in decode_protobuf(body).spans])
+    store.close()
+    conn = sqlite3.connect(path)
+    rows = {table: conn.execute(f"SELECT * FROM {table}").fetchall() for table in OTELITE_TABLES[:-1]}  # sql-safe: constant names
+    rows["span_text_fts"] = conn.execute("SELECT rowid, text FROM span_text_fts").fetchall()
+    conn.close()
+    path.unlink()
+    return rows
+
+
+def measure_plain_floor(rows: dict[str, list[tuple]], path: Path, batch: int) -> float:
+    """Floor D: the very rows otelite stored, every table, by plain executemany into a
+    fresh WAL file with otelite's schema and SQLite's defaults (autocheckpoint on), in
+    transactions of `batch` spans (each transaction takes the same share of every table)."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute(f"PRAGMA cache_size = {-WRITER_CACHE_KIB}")
+    migrate(sqlite_utils.Database(conn))
+    inserts = {table: f"INSERT INTO {table} VALUES ({', '.join('?' * len(rows[table][0]))})"  # sql-safe: constant names
+               for table in OTELITE_TABLES[:-1] if rows[table]}
+    inserts["span_text_fts"] = "INSERT INTO span_text_fts (rowid, text) VALUES (?, ?)"
+    transactions = max(1, -(-len(rows["spans"]) // batch))
+    started = time.perf_counter()
+    for k in range(transactions):
+        conn.execute("BEGIN")
+        for table, insert in inserts.items():
+            share = rows[table]
+            conn.executemany(insert, share[k * len(share) // transactions : (k + 1) * len(share) // transactions])
+        conn.execute("COMMIT")
+    elapsed = time.perf_counter() - started
+    assert conn.execute("SELECT count(*) FROM spans").fetchone()[0] == len(rows["spans"])
+    conn.close()
+    return len(rows["spans"]) / elapsed
 
 
 # --------------------------------------------------------------------------- server
@@ -677,6 +731,11 @@ def main() -> None:
             print(f"floor C  {floors['C']:>9,.0f} spans/s  A plus the full-text rows otelite writes with each span:"
                   " the same tables and indexes as otelite", flush=True)
             del rows
+            plain = otelite_rows(bodies, directory)
+            floors["D"] = measure_plain_floor(plain, directory / "floor-plain.db", args.floor_batch)
+            print(f"floor D  {floors['D']:>9,.0f} spans/s  the rows otelite stored, every table (search index and"
+                  " conversation stats included), by plain executemany with SQLite's defaults", flush=True)
+            del plain
         stores = ["sqlite", *(s for s in args.store or () if s != "sqlite")]
         on_sqlite: dict[str, float] = {}
         runs = [("grpc", "grpc", []), ("http", "http", []), ("grpc1", "grpc", ["--ingest-processes", "0"])]
