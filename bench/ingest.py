@@ -8,15 +8,15 @@
 It builds OTLP ExportTraceServiceRequests of 100 realistic GenAI spans each (about 1 KB of
 message JSON per span) and measures:
 
-  floor  a plain executemany of equivalent rows, built beforehand, into a fresh WAL file
-         with otelite's own tables and indexes (store.schema.migrate) -- what SQLite
-         alone can do -- four ways: A spans + span_details with no checkpoint while
-         timed (the strongest), B the same with SQLite's default autocheckpoint, C A
-         plus the full-text rows otelite writes with each span (the same tables and
-         indexes otelite writes); and D, the literal floor of issue 5 ("a plain
-         executemany of equivalent rows into a WAL file with the same indexes"): the
-         very rows otelite stored for these requests, every table (conversation stats
-         and search index included), copied with SQLite's defaults (autocheckpoint on);
+  floor  what SQLite alone can do: a plain executemany of the very rows otelite stores
+         for these requests (written once by otelite's store beforehand, read back)
+         into a fresh WAL file with otelite's own tables and indexes
+         (store.schema.migrate), four ways: A the spans and span_details rows with no
+         checkpoint while timed (the strongest), B the same with SQLite's default
+         autocheckpoint, C A plus the full-text rows, D every table otelite writes
+         (conversation stats and search index included) with SQLite's defaults -- the
+         issue's own wording, "a plain executemany of equivalent rows into a WAL file
+         with the same indexes";
   grpc   `otelite serve` (defaults: ingest worker processes) in a subprocess, sent the
          pre-serialised requests over raw gRPC (TraceService/Export with bytes in) from
          N client threads; acknowledged spans/s;
@@ -60,8 +60,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue  # noqa: E402
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status  # noqa: E402
 
-from store.schema import INSERT_SPAN_TEXT, INSERT_SPAN_TEXT_KEY, migrate  # noqa: E402
-from store.search_text import searchable_text  # noqa: E402
+from store.schema import migrate  # noqa: E402
 from store.sqlite import WRITER_CACHE_KIB  # noqa: E402
 
 EXPORT_METHOD = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
@@ -215,85 +214,23 @@ def build_requests(
 # --------------------------------------------------------------------------- floor
 
 
-def floor_rows(bodies: list[bytes]) -> tuple[list[tuple], list[tuple], list[tuple]]:
-    """The rows otelite would store for these requests, built outside the timing:
-    spans, span_details, and the full-text rows (search text of each span that has one)."""
-    spans: list[tuple] = []
-    details: list[tuple] = []
-    texts: list[tuple] = []
-    request = ExportTraceServiceRequest()
-    for body in bodies:
-        request.ParseFromString(body)
-        for rs in request.resource_spans:
-            resource = orjson.dumps({kv.key: kv.value.string_value for kv in rs.resource.attributes}).decode()
-            for ss in rs.scope_spans:
-                scope = orjson.dumps({"name": ss.scope.name, "version": ss.scope.version}).decode()
-                conversation = None
-                for s in reversed(ss.spans):  # the root (last of its turn) names the conversation
-                    attrs = {kv.key: getattr(kv.value, kv.value.WhichOneof("value")) for kv in s.attributes}
-                    conversation = attrs.get("gen_ai.conversation.id", conversation) if not s.parent_span_id else conversation
-                    trace, span = s.trace_id.hex(), s.span_id.hex()
-                    spans.append((
-                        "default", trace, span, s.parent_span_id.hex() or None, s.name, "CLIENT",
-                        s.start_time_unix_nano, s.end_time_unix_nano,
-                        (s.end_time_unix_nano - s.start_time_unix_nano) // 1_000_000, "OK",
-                        conversation or trace, 1, attrs.get("gen_ai.operation.name"), attrs.get("gen_ai.agent.name"),
-                        attrs.get("gen_ai.provider.name"), attrs.get("gen_ai.request.model"),
-                        attrs.get("gen_ai.response.model"), attrs.get("gen_ai.usage.input_tokens"),
-                        attrs.get("gen_ai.usage.output_tokens"), attrs.get("gen_ai.usage.reasoning.output_tokens"),
-                        attrs.get("gen_ai.tool.name"), attrs.get("gen_ai.tool.call.id"),
-                    ))
-                    content = {
-                        "input_messages": orjson.loads(attrs.get("gen_ai.input.messages", "[]")),
-                        "output_messages": orjson.loads(attrs.get("gen_ai.output.messages", "[]")),
-                    }
-                    details.append((
-                        "default", trace, span, "", orjson.dumps(attrs).decode(), "[]", "[]", resource, scope,
-                        orjson.dumps(content).decode(),
-                    ))
-                    if text := searchable_text(content):
-                        texts.append(("default", trace, span, text))
-    return spans, details, texts
-
-
-def measure_floor(
-    rows: tuple[list[tuple], list[tuple], list[tuple]], path: Path, batch: int, autocheckpoint: bool, with_text: bool = False
-) -> float:
-    """executemany in transactions of `batch` rows, with otelite's page cache size.
-
-    autocheckpoint=False is the strongest floor: no WAL checkpoint during the timing at
-    all (otelite checkpoints on a thread of its own, and pays for it in its rate).
-    """
-    spans, details, texts = rows
-    text_of = {t[:3]: t for t in texts}
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = NORMAL")
-    conn.execute(f"PRAGMA cache_size = {-WRITER_CACHE_KIB}")
-    if not autocheckpoint:
-        conn.execute("PRAGMA wal_autocheckpoint = 0")
-    migrate(sqlite_utils.Database(conn))
-    insert_span = f"INSERT INTO spans VALUES ({', '.join('?' * 22)})"
-    insert_details = f"INSERT INTO span_details VALUES ({', '.join('?' * 10)})"
-    started = time.perf_counter()
-    for i in range(0, len(spans), batch):
-        conn.execute("BEGIN")
-        conn.executemany(insert_span, spans[i : i + batch])
-        conn.executemany(insert_details, details[i : i + batch])
-        if with_text:  # the search index otelite also keeps: span_text keys + FTS5 rows
-            batch_texts = [text_of[d[:3]] for d in details[i : i + batch] if d[:3] in text_of]
-            conn.executemany(INSERT_SPAN_TEXT_KEY, (t[:3] for t in batch_texts))
-            conn.executemany(INSERT_SPAN_TEXT, batch_texts)
-        conn.execute("COMMIT")
-    elapsed = time.perf_counter() - started
-    assert conn.execute("SELECT count(*) FROM spans").fetchone()[0] == len(spans)
-    conn.close()
-    return len(spans) / elapsed
-
-
 # Every table otelite writes on ingest, in the order a write transaction fills them.
 OTELITE_TABLES = ("trace_conversations", "spans", "span_details", "conversation_stats", "conversation_traces",
                   "conversation_facets", "span_text", "span_text_fts")
+# The floors: which of those tables each copies, and whether SQLite's default
+# autocheckpoint runs while it is timed.
+FLOORS = {
+    "A": (("spans", "span_details"), False),
+    "B": (("spans", "span_details"), True),
+    "C": (("spans", "span_details", "span_text", "span_text_fts"), False),
+    "D": (OTELITE_TABLES, True),
+}
+FLOOR_NOTES = {
+    "A": "the spans and span_details rows, no checkpoint while timed",
+    "B": "the rows of A, with SQLite's default autocheckpoint",
+    "C": "the rows of A plus the full-text rows (span_text and its FTS5 index)",
+    "D": "every row otelite stored (stats and search index included), with SQLite's defaults",
+}
 
 
 def otelite_rows(bodies: list[bytes], directory: Path) -> dict[str, list[tuple]]:
@@ -316,18 +253,26 @@ def otelite_rows(bodies: list[bytes], directory: Path) -> dict[str, list[tuple]]
     return rows
 
 
-def measure_plain_floor(rows: dict[str, list[tuple]], path: Path, batch: int) -> float:
-    """Floor D: the very rows otelite stored, every table, by plain executemany into a
-    fresh WAL file with otelite's schema and SQLite's defaults (autocheckpoint on), in
-    transactions of `batch` spans (each transaction takes the same share of every table)."""
+def measure_floor(rows: dict[str, list[tuple]], tables: tuple[str, ...], autocheckpoint: bool, path: Path, batch: int) -> float:
+    """Spans/s of a plain executemany of the rows of `tables` into a fresh WAL file with
+    otelite's schema and page cache size, in transactions of `batch` spans (each
+    transaction takes the same share of every table).
+
+    autocheckpoint=False is the strongest floor: no WAL checkpoint during the timing at
+    all (otelite checkpoints on a thread of its own, and pays for it in its rate).
+    """
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = NORMAL")
     conn.execute(f"PRAGMA cache_size = {-WRITER_CACHE_KIB}")
+    if not autocheckpoint:
+        conn.execute("PRAGMA wal_autocheckpoint = 0")
     migrate(sqlite_utils.Database(conn))
-    inserts = {table: f"INSERT INTO {table} VALUES ({', '.join('?' * len(rows[table][0]))})"  # sql-safe: constant names
-               for table in OTELITE_TABLES[:-1] if rows[table]}
-    inserts["span_text_fts"] = "INSERT INTO span_text_fts (rowid, text) VALUES (?, ?)"
+    inserts = {
+        table: "INSERT INTO span_text_fts (rowid, text) VALUES (?, ?)" if table == "span_text_fts"
+        else f"INSERT INTO {table} VALUES ({', '.join('?' * len(rows[table][0]))})"  # sql-safe: constant names
+        for table in tables if rows[table]
+    }
     transactions = max(1, -(-len(rows["spans"]) // batch))
     started = time.perf_counter()
     for k in range(transactions):
@@ -694,7 +639,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=1000, help="requests per measurement (default 1000 = 100,000 spans)")
     parser.add_argument("--spans-per-request", type=int, default=100)
     parser.add_argument("--threads", type=int, default=4, help="client threads (default 4)")
-    parser.add_argument("--floor-batch", type=int, default=5_000, help="rows per transaction in the floor")
+    parser.add_argument("--floor-batch", type=int, default=5_000, help="spans per transaction in the floors")
     parser.add_argument("--only", choices=("floor", "grpc", "http", "grpc1"), action="append",
                         help="run only these (repeatable); grpc1: gRPC with ingest in the server process (--ingest-processes 0)")
     parser.add_argument("--soak", type=float, metavar="SECONDS", help="also send flat out for SECONDS and watch memory")
@@ -721,21 +666,12 @@ def main() -> None:
         only = set(args.only or ("floor", "grpc", "http", "grpc1"))
         floors: dict[str, float] = {}
         if "floor" in only:
-            rows = floor_rows(bodies)
-            floors["A"] = measure_floor(rows, directory / "floor.db", args.floor_batch, autocheckpoint=False)
-            print(f"floor A  {floors['A']:>9,.0f} spans/s  executemany of the spans and span_details rows into a fresh WAL"
-                  f" file, {args.floor_batch:,} rows/transaction, no checkpoint while timed", flush=True)
-            floors["B"] = measure_floor(rows, directory / "floor-autocheckpoint.db", args.floor_batch, autocheckpoint=True)
-            print(f"floor B  {floors['B']:>9,.0f} spans/s  A with SQLite's default autocheckpoint", flush=True)
-            floors["C"] = measure_floor(rows, directory / "floor-text.db", args.floor_batch, autocheckpoint=False, with_text=True)
-            print(f"floor C  {floors['C']:>9,.0f} spans/s  A plus the full-text rows otelite writes with each span:"
-                  " the same tables and indexes as otelite", flush=True)
+            rows = otelite_rows(bodies, directory)
+            for name, (tables, autocheckpoint) in FLOORS.items():
+                floors[name] = measure_floor(rows, tables, autocheckpoint, directory / f"floor-{name}.db", args.floor_batch)
+                print(f"floor {name}  {floors[name]:>9,.0f} spans/s  executemany of {FLOOR_NOTES[name]};"
+                      f" {args.floor_batch:,} spans/transaction", flush=True)
             del rows
-            plain = otelite_rows(bodies, directory)
-            floors["D"] = measure_plain_floor(plain, directory / "floor-plain.db", args.floor_batch)
-            print(f"floor D  {floors['D']:>9,.0f} spans/s  the rows otelite stored, every table (search index and"
-                  " conversation stats included), by plain executemany with SQLite's defaults", flush=True)
-            del plain
         stores = ["sqlite", *(s for s in args.store or () if s != "sqlite")]
         on_sqlite: dict[str, float] = {}
         runs = [("grpc", "grpc", []), ("http", "http", []), ("grpc1", "grpc", ["--ingest-processes", "0"])]
