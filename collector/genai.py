@@ -44,7 +44,8 @@ class GenAI:
 
     def set(self, name: str, value: Any) -> None:
         """Fill `name` unless an earlier adapter already did, or the value is empty."""
-        if value is None or value == "" or value == []:
+        # Only a falsy value can be "" or []: a truthy one skips both comparisons.
+        if value is None or (not value and (value == "" or value == [])):
             return
         if getattr(self, name) is None:
             setattr(self, name, value)

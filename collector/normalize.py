@@ -48,9 +48,18 @@ def normalize(span: SpanRecord, project_id: str) -> SpanRow:
         tool_name=genai.tool_name,
         tool_call_id=genai.tool_call_id,
         attributes=span.attributes,
-        # Built by hand: dataclasses.asdict deep-copies every attribute value.
-        events=[{"name": e.name, "time_ns": e.time_ns, "attributes": e.attributes} for e in span.events],
-        links=[{"trace_id": k.trace_id, "span_id": k.span_id, "attributes": k.attributes} for k in span.links],
+        # Built by hand: dataclasses.asdict deep-copies every attribute value. Most spans
+        # have no events or links, and an empty comprehension still costs a call.
+        events=(
+            [{"name": e.name, "time_ns": e.time_ns, "attributes": e.attributes} for e in span.events]
+            if span.events
+            else []
+        ),
+        links=(
+            [{"trace_id": k.trace_id, "span_id": k.span_id, "attributes": k.attributes} for k in span.links]
+            if span.links
+            else []
+        ),
         resource=span.resource,
         scope={"name": span.scope_name, "version": span.scope_version},
         content=genai.content(),
