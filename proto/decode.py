@@ -133,23 +133,24 @@ def _span_record(
     status_code = status.code
     kind = span.kind
     cuts.mark(attributes, resource_cuts)
+    # Positional, in field order: keyword arguments cost half a microsecond a span.
     return SpanRecord(
-        trace_id=trace_id.hex(),
-        span_id=span_id.hex(),
-        parent_span_id=parent_span_id.hex() or None,
-        name=name,
-        kind=SPAN_KINDS[kind] if 0 <= kind < len(SPAN_KINDS) else "UNSPECIFIED",
-        start_ns=start_ns,
-        end_ns=end_ns,
-        status_code=STATUS_CODES[status_code] if 0 <= status_code < 3 else "UNSET",
-        status_message=status_message,
-        attributes=attributes,
-        events=event_records,
-        links=link_records,
-        resource=resource,
-        scope_name=scope_name,
-        scope_version=scope_version,
-        trace_state=span.trace_state,
+        trace_id.hex(),
+        span_id.hex(),
+        parent_span_id.hex() or None,
+        name,
+        SPAN_KINDS[kind] if 0 <= kind < len(SPAN_KINDS) else "UNSPECIFIED",
+        start_ns,
+        end_ns,
+        STATUS_CODES[status_code] if 0 <= status_code < 3 else "UNSET",
+        status_message,
+        attributes,
+        event_records,
+        link_records,
+        resource,
+        scope_name,
+        scope_version,
+        span.trace_state,
     )
 
 
