@@ -115,6 +115,7 @@ def _span_record(
         return f"span {span_id.hex() or '<empty>'} ({span.name!r}): {problem}"
     cuts = _Cuts(limits)
     attributes = cuts.attributes(span.attributes)
+    short = limits.max_attribute_bytes // 4  # a string this long cannot be over the limit
     # Most spans have no events or links: skipping their comprehensions (each a call)
     # is measurable at ingest rates.
     events = span.events
@@ -127,9 +128,14 @@ def _span_record(
         SpanLink(link.trace_id.hex(), link.span_id.hex(), cuts.attributes(link.attributes, f"links[{i}]."))
         for i, link in enumerate(links)
     ] if links else []
-    name = cuts.string(span.name, "name")
+    # Names and status messages are short: only a long one is measured against the limit.
+    name = span.name
+    if len(name) > short:
+        name = cuts.string(name, "name")
     status = span.status
-    status_message = cuts.string(status.message, "status.message")
+    status_message = status.message
+    if len(status_message) > short:
+        status_message = cuts.string(status_message, "status.message")
     status_code = status.code
     kind = span.kind
     cuts.mark(attributes, resource_cuts)
@@ -156,6 +162,8 @@ def _span_record(
 
 class _Cuts:
     """Applies ValueLimits to one span's values and remembers what it cut."""
+
+    __slots__ = ("limits", "truncated", "dropped", "_cut")  # one per span: cheaper to make and read
 
     def __init__(self, limits: ValueLimits) -> None:
         self.limits = limits
@@ -195,6 +203,8 @@ class _Cuts:
         return out
 
     def mark(self, attributes: Attributes, resource: _Cuts) -> None:
+        if not (self.truncated or self.dropped or resource.truncated or resource.dropped):
+            return  # nothing was cut (nearly every span)
         truncated = self.truncated + resource.truncated
         dropped = self.dropped + resource.dropped
         if truncated:

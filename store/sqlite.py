@@ -187,6 +187,11 @@ def _json(value: object) -> str:
     return orjson.dumps(value).decode()
 
 
+def _json_list(value: list[Any]) -> str:
+    """_json for the lists most spans leave empty (events, links): no encoder call for those."""
+    return "[]" if value == [] else _json(value)
+
+
 def _minimap_params(
     project_id: str, conversation_ids: Sequence[str], started_after_ns: int | None, started_before_ns: int | None
 ) -> dict[str, object]:
@@ -347,8 +352,8 @@ def _details_params(row: SpanRow) -> tuple[object, ...]:
         row.span_id,
         row.status_message,
         _json(row.attributes),
-        _json(row.events),
-        _json(row.links),
+        _json_list(row.events),
+        _json_list(row.links),
         _json(row.resource),
         _json(row.scope),
         _json(row.content),

@@ -35,24 +35,39 @@ SCALARS: tuple[tuple[str, str, Callable[[Any], Any]], ...] = (
 )
 
 
+# The content fields, read from the span and then from its details events.
+CONTENT: tuple[tuple[str, str, Callable[[Any], Any]], ...] = (
+    ("input_messages", "gen_ai.input.messages", lambda value: messages(value, default_role="user")),
+    ("output_messages", "gen_ai.output.messages", lambda value: messages(value, default_role="assistant")),
+    ("system_instructions", "gen_ai.system_instructions", lambda value: parts(value)),
+    ("tool_definitions", "gen_ai.tool.definitions", lambda value: as_list(value)),
+)
+COMPACTION_KEYS = ("weave.compaction.items_before", "weave.compaction.summary")
+
+
 def apply(span: SpanRecord, genai: GenAI) -> None:
     attrs = span.attributes
-    for name, key, convert in SCALARS:
+    read(attrs, SCALARS, genai)
+    # Content may sit on the span or, with the newer event-based capture, on the
+    # gen_ai.client.inference.operation.details event; the span wins when both do.
+    read(attrs, CONTENT, genai)
+    for event in span.events:
+        if event.name == INFERENCE_DETAILS_EVENT:
+            read(event.attributes, CONTENT, genai)
+    if not attrs.keys().isdisjoint(COMPACTION_KEYS):
+        compaction(attrs, genai)
+    if genai.operation_name == "handoff":
+        genai.set("handoff", handoff(span))
+
+
+def read(attrs: dict[str, Any], fields: tuple[tuple[str, str, Callable[[Any], Any]], ...], genai: GenAI) -> None:
+    for name, key, convert in fields:
         value = attrs.get(key)
         if value is not None:  # every converter makes None of None: an absent key sets nothing
             genai.set(name, convert(value))
 
-    # Content may sit on the span or, with the newer event-based capture, on the
-    # gen_ai.client.inference.operation.details event; the span wins when both do.
-    sources = [attrs]
-    if span.events:
-        sources += [e.attributes for e in span.events if e.name == INFERENCE_DETAILS_EVENT]
-    for source in sources:
-        genai.set("input_messages", messages(source.get("gen_ai.input.messages"), default_role="user"))
-        genai.set("output_messages", messages(source.get("gen_ai.output.messages"), default_role="assistant"))
-        genai.set("system_instructions", parts(source.get("gen_ai.system_instructions")))
-        genai.set("tool_definitions", as_list(source.get("gen_ai.tool.definitions")))
 
+def compaction(attrs: dict[str, Any], genai: GenAI) -> None:
     items_before = as_int(attrs.get("weave.compaction.items_before"))
     summary = as_str(attrs.get("weave.compaction.summary"))
     if items_before is not None or summary:
@@ -64,9 +79,6 @@ def apply(span: SpanRecord, genai: GenAI) -> None:
                 "summary": summary,
             },
         )
-
-    if genai.operation_name == "handoff":
-        genai.set("handoff", handoff(span))
 
 
 def handoff(span: SpanRecord) -> dict[str, str | None] | None:
