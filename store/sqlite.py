@@ -341,8 +341,12 @@ def merge_encoded(parts: Sequence[EncodedSpans]) -> EncodedSpans:
 
 
 def _span_texts(rows: Sequence[SpanRow]) -> list[tuple[str, str, str, str]]:
-    texts = ((row, searchable_text(row.content)) for row in rows)
-    return [(row.project_id, row.trace_id, row.span_id, text) for row, text in texts if text]
+    texts = []
+    for row in rows:
+        text = searchable_text(row.content)
+        if text:
+            texts.append((row.project_id, row.trace_id, row.span_id, text))
+    return texts
 
 
 def _details_params(row: SpanRow) -> tuple[object, ...]:
