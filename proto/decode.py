@@ -116,18 +116,10 @@ def _span_record(
     cuts = _Cuts(limits)
     attributes = cuts.attributes(span.attributes)
     short = limits.max_attribute_bytes // 4  # a string this long cannot be over the limit
-    # Most spans have no events or links: skipping their comprehensions (each a call)
-    # is measurable at ingest rates.
-    events = span.events
-    event_records = [
-        SpanEvent(cuts.string(e.name, f"events[{i}].name"), e.time_unix_nano, cuts.attributes(e.attributes, f"events[{i}]."))
-        for i, e in enumerate(events)
-    ] if events else []
-    links = span.links
-    link_records = [
-        SpanLink(link.trace_id.hex(), link.span_id.hex(), cuts.attributes(link.attributes, f"links[{i}]."))
-        for i, link in enumerate(links)
-    ] if links else []
+    # Most spans have no events or links: not calling for them is measurable at ingest rates.
+    events, links = span.events, span.links
+    event_records = _events(events, cuts) if events else []
+    link_records = _links(links, cuts) if links else []
     # Names and status messages are short: only a long one is measured against the limit.
     name = span.name
     if len(name) > short:
@@ -158,6 +150,20 @@ def _span_record(
         scope_version,
         span.trace_state,
     )
+
+
+def _events(events: Any, cuts: _Cuts) -> list[SpanEvent]:
+    return [
+        SpanEvent(cuts.string(e.name, f"events[{i}].name"), e.time_unix_nano, cuts.attributes(e.attributes, f"events[{i}]."))
+        for i, e in enumerate(events)
+    ]
+
+
+def _links(links: Any, cuts: _Cuts) -> list[SpanLink]:
+    return [
+        SpanLink(link.trace_id.hex(), link.span_id.hex(), cuts.attributes(link.attributes, f"links[{i}]."))
+        for i, link in enumerate(links)
+    ]
 
 
 class _Cuts:

@@ -221,7 +221,9 @@ def delta_of(spans: Iterable[StatSpan]) -> StatsDelta:
     traces: dict[tuple[str, str, str], int] = {}
     facets: dict[tuple[str, str, str, str], int] = {}
     # Unpacked in the loop header: one step instead of ten attribute reads per span.
-    for project_id, conversation_id, trace_id, status, input_tokens, output_tokens, start_ns, end_ns, agent_name, model in spans:
+    for (
+        project_id, conversation_id, trace_id, status, input_tokens, output_tokens, start_ns, end_ns, agent_name, model
+    ) in spans:
         key = (project_id, conversation_id)
         error = 1 if status == "ERROR" else 0
         input_tokens = input_tokens or 0

@@ -341,7 +341,7 @@ def merge_encoded(parts: Sequence[EncodedSpans]) -> EncodedSpans:
 
 
 def _span_texts(rows: Sequence[SpanRow]) -> list[tuple[str, str, str, str]]:
-    texts = []
+    texts: list[tuple[str, str, str, str]] = []
     for row in rows:
         text = searchable_text(row.content)
         if text:

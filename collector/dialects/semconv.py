@@ -35,7 +35,8 @@ SCALARS: tuple[tuple[str, str, Callable[[Any], Any]], ...] = (
 )
 
 
-# The content fields, read from the span and then from its details events.
+# The content fields, read from the span and then from its details events (lambdas: their
+# readers are defined below).
 CONTENT: tuple[tuple[str, str, Callable[[Any], Any]], ...] = (
     ("input_messages", "gen_ai.input.messages", lambda value: messages(value, default_role="user")),
     ("output_messages", "gen_ai.output.messages", lambda value: messages(value, default_role="assistant")),
@@ -47,20 +48,21 @@ COMPACTION_KEYS = ("weave.compaction.items_before", "weave.compaction.summary")
 
 def apply(span: SpanRecord, genai: GenAI) -> None:
     attrs = span.attributes
-    read(attrs, SCALARS, genai)
+    fill(genai, attrs, SCALARS)
     # Content may sit on the span or, with the newer event-based capture, on the
     # gen_ai.client.inference.operation.details event; the span wins when both do.
-    read(attrs, CONTENT, genai)
+    fill(genai, attrs, CONTENT)
     for event in span.events:
         if event.name == INFERENCE_DETAILS_EVENT:
-            read(event.attributes, CONTENT, genai)
+            fill(genai, event.attributes, CONTENT)
     if not attrs.keys().isdisjoint(COMPACTION_KEYS):
         compaction(attrs, genai)
     if genai.operation_name == "handoff":
         genai.set("handoff", handoff(span))
 
 
-def read(attrs: dict[str, Any], fields: tuple[tuple[str, str, Callable[[Any], Any]], ...], genai: GenAI) -> None:
+def fill(genai: GenAI, attrs: dict[str, Any], fields: tuple[tuple[str, str, Callable[[Any], Any]], ...]) -> None:
+    """Set each (field, attribute, converter) of `fields` from `attrs`, in order."""
     for name, key, convert in fields:
         value = attrs.get(key)
         if value is not None:  # every converter makes None of None: an absent key sets nothing
