@@ -273,9 +273,7 @@ def _stat_of(params: tuple[Any, ...]) -> stats.StatSpan:
     (project_id, trace_id, _, _, _, _, start_ns, end_ns, _, status, conversation_id, _, _, agent_name, _,
      request_model, response_model, input_tokens, output_tokens, *_) = params
     model = response_model if response_model is not None else request_model
-    return stats.StatSpan(
-        project_id, conversation_id, trace_id, status, input_tokens, output_tokens, start_ns, end_ns, agent_name, model
-    )
+    return (project_id, conversation_id, trace_id, status, input_tokens, output_tokens, start_ns, end_ns, agent_name, model)
 
 
 @dataclass(slots=True)
