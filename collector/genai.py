@@ -44,7 +44,8 @@ class GenAI:
 
     def set(self, name: str, value: Any) -> None:
         """Fill `name` unless an earlier adapter already did, or the value is empty."""
-        if value is None or value == "" or value == []:
+        # Only a falsy value can be "" or []: a truthy one skips both comparisons.
+        if value is None or (not value and (value == "" or value == [])):
             return
         if getattr(self, name) is None:
             setattr(self, name, value)
@@ -73,6 +74,8 @@ INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
 def as_int(value: Any) -> int | None:
+    if type(value) is int:  # the common case, in one test (bool, a subclass of int, is no count)
+        return value if INT64_MIN <= value <= INT64_MAX else None
     if isinstance(value, bool):
         return None
     if isinstance(value, float):

@@ -25,33 +25,43 @@ def normalize(span: SpanRecord, project_id: str) -> SpanRow:
         except Exception:
             # A dialect we misread must never cost the span: it is stored as it came.
             log.exception("adapter %s failed on span %s", adapter.__module__, span.span_id)
+    # Positional, in field order: keyword arguments would cost a microsecond a span.
     return SpanRow(
-        project_id=project_id,
-        trace_id=span.trace_id,
-        span_id=span.span_id,
-        parent_span_id=span.parent_span_id,
-        name=span.name,
-        kind=span.kind,
-        start_ns=span.start_ns,
-        end_ns=span.end_ns,
-        status=span.status_code,
-        status_message=span.status_message,
-        conversation_id=genai.conversation_id,
-        operation_name=genai.operation_name,
-        agent_name=genai.agent_name,
-        provider=genai.provider,
-        request_model=genai.request_model,
-        response_model=genai.response_model,
-        input_tokens=genai.input_tokens,
-        output_tokens=genai.output_tokens,
-        reasoning_tokens=genai.reasoning_tokens,
-        tool_name=genai.tool_name,
-        tool_call_id=genai.tool_call_id,
-        attributes=span.attributes,
-        # Built by hand: dataclasses.asdict deep-copies every attribute value.
-        events=[{"name": e.name, "time_ns": e.time_ns, "attributes": e.attributes} for e in span.events],
-        links=[{"trace_id": k.trace_id, "span_id": k.span_id, "attributes": k.attributes} for k in span.links],
-        resource=span.resource,
-        scope={"name": span.scope_name, "version": span.scope_version},
-        content=genai.content(),
+        project_id,
+        span.trace_id,
+        span.span_id,
+        span.parent_span_id,
+        span.name,
+        span.kind,
+        span.start_ns,
+        span.end_ns,
+        span.status_code,
+        span.status_message,
+        genai.conversation_id,
+        genai.operation_name,
+        genai.agent_name,
+        genai.provider,
+        genai.request_model,
+        genai.response_model,
+        genai.input_tokens,
+        genai.output_tokens,
+        genai.reasoning_tokens,
+        genai.tool_name,
+        genai.tool_call_id,
+        span.attributes,
+        # events and links, built by hand: dataclasses.asdict deep-copies every attribute
+        # value. Most spans have none, and an empty comprehension still costs a call.
+        (
+            [{"name": e.name, "time_ns": e.time_ns, "attributes": e.attributes} for e in span.events]
+            if span.events
+            else []
+        ),
+        (
+            [{"trace_id": k.trace_id, "span_id": k.span_id, "attributes": k.attributes} for k in span.links]
+            if span.links
+            else []
+        ),
+        span.resource,
+        {"name": span.scope_name, "version": span.scope_version},  # scope
+        genai.content(),
     )

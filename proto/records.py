@@ -24,7 +24,11 @@ class SpanLink:
 
 @dataclass(slots=True)
 class SpanRecord:
-    """One span as decoded from OTLP: hex ids, ns times, attributes as Python values."""
+    """One span as decoded from OTLP: hex ids, ns times, attributes as Python values.
+
+    Built with positional arguments by proto/decode.py (the ingest path): keep the field
+    order; a new field goes last.
+    """
 
     trace_id: str
     span_id: str

@@ -152,19 +152,13 @@ def remove_listed(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
-class StatSpan(NamedTuple):
-    """What one inserted span adds to its conversation's stats."""
-
-    project_id: str
-    conversation_id: str
-    trace_id: str
-    status: str
-    input_tokens: int | None
-    output_tokens: int | None
-    start_ns: int
-    end_ns: int
-    agent_name: str | None
-    model: str | None  # the model that answered, else the one asked for
+# What one inserted span adds to its conversation's stats: (project_id, conversation_id,
+# trace_id, status, input_tokens, output_tokens, start_ns, end_ns, agent_name, model),
+# the model being the one that answered, else the one asked for. A plain tuple rather
+# than a NamedTuple: one is built for every span of every batch (twice on the worker
+# path: its request's encoding, then its commit group's), and a NamedTuple's Python
+# constructor was a fifth of that placing.
+StatSpan = tuple[str, str, str, str, int | None, int | None, int, int, str | None, str | None]
 
 
 UPSERT_STATS = """
@@ -220,30 +214,33 @@ def delta_of(spans: Iterable[StatSpan]) -> StatsDelta:
     conversations: dict[tuple[str, str], list[int]] = {}
     traces: dict[tuple[str, str, str], int] = {}
     facets: dict[tuple[str, str, str, str], int] = {}
-    for span in spans:
-        key = (span.project_id, span.conversation_id)
-        error = 1 if span.status == "ERROR" else 0
-        input_tokens = span.input_tokens or 0
-        output_tokens = span.output_tokens or 0
+    # Unpacked in the loop header: one step instead of ten attribute reads per span.
+    for (
+        project_id, conversation_id, trace_id, status, input_tokens, output_tokens, start_ns, end_ns, agent_name, model
+    ) in spans:
+        key = (project_id, conversation_id)
+        error = 1 if status == "ERROR" else 0
+        input_tokens = input_tokens or 0
+        output_tokens = output_tokens or 0
         entry = conversations.get(key)
         if entry is None:
-            conversations[key] = [1, error, input_tokens, output_tokens, span.start_ns, span.end_ns]
+            conversations[key] = [1, error, input_tokens, output_tokens, start_ns, end_ns]
         else:
             entry[0] += 1
             entry[1] += error
             entry[2] += input_tokens
             entry[3] += output_tokens
-            if span.start_ns < entry[4]:
-                entry[4] = span.start_ns
-            if span.end_ns > entry[5]:
-                entry[5] = span.end_ns
-        trace = (span.project_id, span.conversation_id, span.trace_id)
+            if start_ns < entry[4]:
+                entry[4] = start_ns
+            if end_ns > entry[5]:
+                entry[5] = end_ns
+        trace = (project_id, conversation_id, trace_id)
         traces[trace] = traces.get(trace, 0) + 1
-        if span.agent_name is not None:
-            facet = (span.project_id, span.conversation_id, "agent", span.agent_name)
+        if agent_name is not None:
+            facet = (project_id, conversation_id, "agent", agent_name)
             facets[facet] = facets.get(facet, 0) + 1
-        if span.model is not None:
-            facet = (span.project_id, span.conversation_id, "model", span.model)
+        if model is not None:
+            facet = (project_id, conversation_id, "model", model)
             facets[facet] = facets.get(facet, 0) + 1
     return StatsDelta(
         [(*key, *entry) for key, entry in conversations.items()],

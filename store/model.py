@@ -21,6 +21,9 @@ class SpanRow:
     Scalar fields are what the mini-map and list views read; `attributes`, `events`,
     `links`, `resource`, `scope` and `content` (normalised GenAI message bodies) are kept
     apart so scalar queries never touch them.
+
+    Built with positional arguments on the ingest path (collector/normalize.py): keep
+    the field order; a new field goes last.
     """
 
     project_id: str

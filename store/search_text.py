@@ -14,10 +14,10 @@ from typing import Any
 def searchable_text(content: dict[str, Any]) -> str:
     texts: list[str] = []
     for message in _new_user_messages(content.get("input_messages") or []):
-        texts.extend(_text_parts(message))
+        _add_text_parts(message, texts)
     for message in content.get("output_messages") or []:
         if isinstance(message, dict) and message.get("role", "assistant") == "assistant":
-            texts.extend(_text_parts(message))
+            _add_text_parts(message, texts)
     return "\n".join(texts)
 
 
@@ -30,12 +30,10 @@ def _new_user_messages(messages: list[Any]) -> list[dict[str, Any]]:
     return trailing[::-1]
 
 
-def _text_parts(message: dict[str, Any]) -> list[str]:
-    return [
-        part["content"]
-        for part in message.get("parts") or []
-        if isinstance(part, dict)
-        and part.get("type") == "text"
-        and isinstance(part.get("content"), str)
-        and part["content"]
-    ]
+def _add_text_parts(message: dict[str, Any], texts: list[str]) -> None:
+    """Append the message's non-empty text parts (a plain loop: this runs for every span)."""
+    for part in message.get("parts") or []:
+        if isinstance(part, dict) and part.get("type") == "text":
+            text = part.get("content")
+            if isinstance(text, str) and text:
+                texts.append(text)

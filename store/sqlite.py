@@ -187,6 +187,11 @@ def _json(value: object) -> str:
     return orjson.dumps(value).decode()
 
 
+def _json_list(value: list[Any]) -> str:
+    """_json for the lists most spans leave empty (events, links): no encoder call for those."""
+    return "[]" if value == [] else _json(value)
+
+
 def _minimap_params(
     project_id: str, conversation_ids: Sequence[str], started_after_ns: int | None, started_before_ns: int | None
 ) -> dict[str, object]:
@@ -268,9 +273,7 @@ def _stat_of(params: tuple[Any, ...]) -> stats.StatSpan:
     (project_id, trace_id, _, _, _, _, start_ns, end_ns, _, status, conversation_id, _, _, agent_name, _,
      request_model, response_model, input_tokens, output_tokens, *_) = params
     model = response_model if response_model is not None else request_model
-    return stats.StatSpan(
-        project_id, conversation_id, trace_id, status, input_tokens, output_tokens, start_ns, end_ns, agent_name, model
-    )
+    return (project_id, conversation_id, trace_id, status, input_tokens, output_tokens, start_ns, end_ns, agent_name, model)
 
 
 @dataclass(slots=True)
@@ -336,8 +339,12 @@ def merge_encoded(parts: Sequence[EncodedSpans]) -> EncodedSpans:
 
 
 def _span_texts(rows: Sequence[SpanRow]) -> list[tuple[str, str, str, str]]:
-    texts = ((row, searchable_text(row.content)) for row in rows)
-    return [(row.project_id, row.trace_id, row.span_id, text) for row, text in texts if text]
+    texts: list[tuple[str, str, str, str]] = []
+    for row in rows:
+        text = searchable_text(row.content)
+        if text:
+            texts.append((row.project_id, row.trace_id, row.span_id, text))
+    return texts
 
 
 def _details_params(row: SpanRow) -> tuple[object, ...]:
@@ -347,8 +354,8 @@ def _details_params(row: SpanRow) -> tuple[object, ...]:
         row.span_id,
         row.status_message,
         _json(row.attributes),
-        _json(row.events),
-        _json(row.links),
+        _json_list(row.events),
+        _json_list(row.links),
         _json(row.resource),
         _json(row.scope),
         _json(row.content),

@@ -5,6 +5,7 @@ a handoff rule (the conventions have no handoff yet)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from collector.dialects.messages import openai_message
@@ -15,32 +16,60 @@ INFERENCE_DETAILS_EVENT = "gen_ai.client.inference.operation.details"
 HANDOFF_NAME = re.compile(r"^handoff from (?P<from_agent>.+?) to (?P<to_agent>.+)$")
 
 
+# The scalar fields: (GenAI field, attribute, converter), in order of precedence.
+SCALARS: tuple[tuple[str, str, Callable[[Any], Any]], ...] = (
+    ("operation_name", "gen_ai.operation.name", as_str),
+    ("conversation_id", "gen_ai.conversation.id", as_str),
+    ("agent_name", "gen_ai.agent.name", as_str),
+    ("provider", "gen_ai.provider.name", as_str),
+    ("provider", "gen_ai.system", as_str),
+    ("request_model", "gen_ai.request.model", as_str),
+    ("response_model", "gen_ai.response.model", as_str),
+    ("input_tokens", "gen_ai.usage.input_tokens", as_int),
+    ("output_tokens", "gen_ai.usage.output_tokens", as_int),
+    ("reasoning_tokens", "gen_ai.usage.reasoning.output_tokens", as_int),
+    ("tool_name", "gen_ai.tool.name", as_str),
+    ("tool_call_id", "gen_ai.tool.call.id", as_str),
+    ("tool_arguments", "gen_ai.tool.call.arguments", as_text),
+    ("tool_result", "gen_ai.tool.call.result", as_text),
+)
+
+
+# The content fields, read from the span and then from its details events (lambdas: their
+# readers are defined below).
+CONTENT: tuple[tuple[str, str, Callable[[Any], Any]], ...] = (
+    ("input_messages", "gen_ai.input.messages", lambda value: messages(value, default_role="user")),
+    ("output_messages", "gen_ai.output.messages", lambda value: messages(value, default_role="assistant")),
+    ("system_instructions", "gen_ai.system_instructions", lambda value: parts(value)),
+    ("tool_definitions", "gen_ai.tool.definitions", lambda value: as_list(value)),
+)
+COMPACTION_KEYS = ("weave.compaction.items_before", "weave.compaction.summary")
+
+
 def apply(span: SpanRecord, genai: GenAI) -> None:
     attrs = span.attributes
-    genai.set("operation_name", as_str(attrs.get("gen_ai.operation.name")))
-    genai.set("conversation_id", as_str(attrs.get("gen_ai.conversation.id")))
-    genai.set("agent_name", as_str(attrs.get("gen_ai.agent.name")))
-    genai.set("provider", as_str(attrs.get("gen_ai.provider.name")))
-    genai.set("provider", as_str(attrs.get("gen_ai.system")))
-    genai.set("request_model", as_str(attrs.get("gen_ai.request.model")))
-    genai.set("response_model", as_str(attrs.get("gen_ai.response.model")))
-    genai.set("input_tokens", as_int(attrs.get("gen_ai.usage.input_tokens")))
-    genai.set("output_tokens", as_int(attrs.get("gen_ai.usage.output_tokens")))
-    genai.set("reasoning_tokens", as_int(attrs.get("gen_ai.usage.reasoning.output_tokens")))
-    genai.set("tool_name", as_str(attrs.get("gen_ai.tool.name")))
-    genai.set("tool_call_id", as_str(attrs.get("gen_ai.tool.call.id")))
-    genai.set("tool_arguments", as_text(attrs.get("gen_ai.tool.call.arguments")))
-    genai.set("tool_result", as_text(attrs.get("gen_ai.tool.call.result")))
-
+    fill(genai, attrs, SCALARS)
     # Content may sit on the span or, with the newer event-based capture, on the
     # gen_ai.client.inference.operation.details event; the span wins when both do.
-    sources = [attrs] + [e.attributes for e in span.events if e.name == INFERENCE_DETAILS_EVENT]
-    for source in sources:
-        genai.set("input_messages", messages(source.get("gen_ai.input.messages"), default_role="user"))
-        genai.set("output_messages", messages(source.get("gen_ai.output.messages"), default_role="assistant"))
-        genai.set("system_instructions", parts(source.get("gen_ai.system_instructions")))
-        genai.set("tool_definitions", as_list(source.get("gen_ai.tool.definitions")))
+    fill(genai, attrs, CONTENT)
+    for event in span.events:
+        if event.name == INFERENCE_DETAILS_EVENT:
+            fill(genai, event.attributes, CONTENT)
+    if not attrs.keys().isdisjoint(COMPACTION_KEYS):
+        compaction(attrs, genai)
+    if genai.operation_name == "handoff":
+        genai.set("handoff", handoff(span))
 
+
+def fill(genai: GenAI, attrs: dict[str, Any], fields: tuple[tuple[str, str, Callable[[Any], Any]], ...]) -> None:
+    """Set each (field, attribute, converter) of `fields` from `attrs`, in order."""
+    for name, key, convert in fields:
+        value = attrs.get(key)
+        if value is not None:  # every converter makes None of None: an absent key sets nothing
+            genai.set(name, convert(value))
+
+
+def compaction(attrs: dict[str, Any], genai: GenAI) -> None:
     items_before = as_int(attrs.get("weave.compaction.items_before"))
     summary = as_str(attrs.get("weave.compaction.summary"))
     if items_before is not None or summary:
@@ -52,9 +81,6 @@ def apply(span: SpanRecord, genai: GenAI) -> None:
                 "summary": summary,
             },
         )
-
-    if genai.operation_name == "handoff":
-        genai.set("handoff", handoff(span))
 
 
 def handoff(span: SpanRecord) -> dict[str, str | None] | None:
@@ -81,7 +107,7 @@ def messages(value: Any, default_role: str) -> list[Message] | None:
         value = [value]
     if not isinstance(value, list):
         return None
-    if all(_is_semconv_message(item) for item in value):
+    if _all_semconv_messages(value):
         return value  # already in the normalised shape (the common case): nothing to rebuild
     out: list[Message] = []
     for item in value:
@@ -100,11 +126,20 @@ def messages(value: Any, default_role: str) -> list[Message] | None:
     return out
 
 
-def _is_semconv_message(item: Any) -> bool:
-    if type(item) is not dict:
-        return False
-    role, item_parts = item.get("role"), item.get("parts")
-    return type(role) is str and role != "" and type(item_parts) is list and all(type(p) is dict for p in item_parts)
+def _all_semconv_messages(items: list[Any]) -> bool:
+    """Whether every item is already a semconv message `{"role": str, "parts": [dict...]}`.
+
+    Plain loops, not all() over generators: this runs for every message of every span."""
+    for item in items:
+        if type(item) is not dict:
+            return False
+        role, item_parts = item.get("role"), item.get("parts")
+        if type(role) is not str or role == "" or type(item_parts) is not list:
+            return False
+        for part in item_parts:
+            if type(part) is not dict:
+                return False
+    return True
 
 
 def parts(value: Any) -> list[dict[str, Any]] | None:

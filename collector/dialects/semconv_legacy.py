@@ -19,7 +19,17 @@ PROMPT_EVENT = "gen_ai.content.prompt"
 COMPLETION_EVENT = "gen_ai.content.completion"
 
 
+# Every attribute this adapter reads; it reads events too.
+KEYS = ("gen_ai.usage.prompt_tokens", "gen_ai.usage.completion_tokens", "gen_ai.prompt", "gen_ai.completion")
+
+
 def apply(span: SpanRecord, genai: GenAI) -> None:
+    # Most spans carry none of this dialect: `read` would set nothing on them.
+    if span.events or not span.attributes.keys().isdisjoint(KEYS):
+        read(span, genai)
+
+
+def read(span: SpanRecord, genai: GenAI) -> None:
     attrs = span.attributes
     genai.set("input_tokens", as_int(attrs.get("gen_ai.usage.prompt_tokens")))
     genai.set("output_tokens", as_int(attrs.get("gen_ai.usage.completion_tokens")))
