@@ -36,7 +36,10 @@ from store.schema import INSERT_SPAN_TEXT, INSERT_SPAN_TEXT_KEY, migrate
 from store.search_text import searchable_text
 
 log = logging.getLogger("otelite.store")
-CHECKPOINT_PAUSE_SECONDS = 0.05
+# Between the checkpointer's passes: the fewer passes, the fewer times a page written
+# again and again (index and FTS pages) is copied and the database synced. 0.2 s with a
+# 128 MiB WAL bound served 7% more spans/s than 0.05 s with 64 MiB (docs/performance.md).
+CHECKPOINT_PAUSE_SECONDS = 0.2
 
 SPAN_COLUMNS = (
     "project_id, trace_id, span_id, parent_span_id, name, kind, start_ns, end_ns, duration_ms, status, "
@@ -365,7 +368,7 @@ def _details_params(row: SpanRow) -> tuple[object, ...]:
 # The writer connection's page cache: index pages of a big store stay in memory.
 WRITER_CACHE_KIB = 32 * 1024
 # Above this many WAL frames (pages, 4 KiB) the writer checkpoints itself.
-MAX_WAL_FRAMES = 16_384
+MAX_WAL_FRAMES = 32_768
 
 
 def _checkpoint(conn: sqlite3.Connection) -> tuple[int, int]:
