@@ -274,6 +274,7 @@ def measure_floor(rows: dict[str, list[tuple]], tables: tuple[str, ...], autoche
         for table in tables if rows[table]
     }
     transactions = max(1, -(-len(rows["spans"]) // batch))
+    settle()
     started = time.perf_counter()
     for k in range(transactions):
         conn.execute("BEGIN")
@@ -285,6 +286,12 @@ def measure_floor(rows: dict[str, list[tuple]], tables: tuple[str, ...], autoche
     assert conn.execute("SELECT count(*) FROM spans").fetchone()[0] == len(rows["spans"])
     conn.close()
     return len(rows["spans"]) / elapsed
+
+
+def settle() -> None:
+    """Flush what earlier measurements wrote before timing the next one: otherwise the
+    kernel writes their hundreds of MB back to disk during it, on the same two cores."""
+    os.sync()
 
 
 # --------------------------------------------------------------------------- server
@@ -478,6 +485,7 @@ def measure_server(
     try:
         make = (lambda: grpc_sender(server)) if transport == "grpc" else (lambda: http_sender(server))
         tally = Tally()
+        settle()
         cpu_before = server.cpu_seconds()
         elapsed = run_clients(make, bodies, spans_per_request, threads, lambda: iter(range(len(bodies))), tally, transport)
         cpu = server.cpu_seconds() - cpu_before
