@@ -285,6 +285,8 @@ def measure_floor(rows: dict[str, list[tuple]], tables: tuple[str, ...], autoche
     elapsed = time.perf_counter() - started
     assert conn.execute("SELECT count(*) FROM spans").fetchone()[0] == len(rows["spans"])
     conn.close()
+    for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):  # not kept for the next measurement
+        leftover.unlink(missing_ok=True)
     return len(rows["spans"]) / elapsed
 
 
