@@ -8,7 +8,7 @@ Message bodies use the OpenTelemetry GenAI message schema whatever the dialect:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from typing import Any
 
 import orjson
@@ -40,7 +40,6 @@ class GenAI:
     tool_result: str | None = None
     handoff: dict[str, str | None] | None = None  # {"from_agent", "to_agent"}
     compaction: dict[str, Any] | None = None  # {"items_before", "items_after", "summary"}
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def set(self, name: str, value: Any) -> None:
         """Fill `name` unless an earlier adapter already did, or the value is empty."""
