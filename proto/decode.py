@@ -115,19 +115,13 @@ def _span_record(
         return f"span {span_id.hex() or '<empty>'} ({span.name!r}): {problem}"
     cuts = _Cuts(limits)
     attributes = cuts.attributes(span.attributes)
-    short = limits.max_attribute_bytes // 4  # a string this long cannot be over the limit
     # Most spans have no events or links: not calling for them is measurable at ingest rates.
     events, links = span.events, span.links
     event_records = _events(events, cuts) if events else []
     link_records = _links(links, cuts) if links else []
-    # Names and status messages are short: only a long one is measured against the limit.
-    name = span.name
-    if len(name) > short:
-        name = cuts.string(name, "name")
+    name = cuts.string(span.name, "name")
     status = span.status
-    status_message = status.message
-    if len(status_message) > short:
-        status_message = cuts.string(status_message, "status.message")
+    status_message = cuts.string(status.message, "status.message")
     status_code = status.code
     kind = span.kind
     cuts.mark(attributes, resource_cuts)
@@ -169,10 +163,13 @@ def _links(links: Any, cuts: _Cuts) -> list[SpanLink]:
 class _Cuts:
     """Applies ValueLimits to one span's values and remembers what it cut."""
 
-    __slots__ = ("limits", "truncated", "dropped", "_cut")  # one per span: cheaper to make and read
+    __slots__ = ("limits", "short", "truncated", "dropped", "_cut")  # one per span: cheaper to make and read
 
     def __init__(self, limits: ValueLimits) -> None:
         self.limits = limits
+        # A string of at most this many characters cannot be over the byte limit (UTF-8
+        # takes at most 4 bytes a character): kept without encoding it.
+        self.short = limits.max_attribute_bytes // 4
         self.truncated: list[str] = []
         self.dropped = 0
         self._cut = False  # set when the value being converted was cut
@@ -181,7 +178,7 @@ class _Cuts:
         kept = attributes[: self.limits.max_attributes_per_span]  # a list: cheaper to walk than the container
         self.dropped += len(attributes) - len(kept)
         out: Attributes = {}
-        short = self.limits.max_attribute_bytes // 4  # a string this long cannot be over the limit
+        short = self.short
         for kv in kept:
             value = kv.value
             # The hot loop of ingest: short strings and ints, by far the most common
@@ -202,6 +199,8 @@ class _Cuts:
         return out
 
     def string(self, text: str, label: str) -> str:
+        if len(text) <= self.short:  # names and status messages nearly always are
+            return text
         self._cut = False
         out = self._text(text)
         if self._cut:
@@ -240,9 +239,9 @@ class _Cuts:
         return None
 
     def _text(self, text: str) -> str:
-        limit = self.limits.max_attribute_bytes
-        if len(text) * 4 <= limit:  # cannot exceed the limit: skip encoding
+        if len(text) <= self.short:
             return text
+        limit = self.limits.max_attribute_bytes
         encoded = text.encode("utf-8")
         if len(encoded) <= limit:
             return text
