@@ -217,6 +217,8 @@ def build_requests(
 # Every table otelite writes on ingest, in the order a write transaction fills them.
 OTELITE_TABLES = ("trace_conversations", "spans", "span_details", "conversation_stats", "conversation_traces",
                   "conversation_facets", "span_text", "span_text_fts")
+# Columns copied by name: an FTS5 table's rowid (its key, span_text.id) is not among `*`.
+NAMED_COLUMNS = {"span_text_fts": "rowid, text"}
 # The floors: which of those tables each copies, and whether SQLite's default
 # autocheckpoint runs while it is timed.
 FLOORS = {
@@ -246,8 +248,8 @@ def otelite_rows(bodies: list[bytes], directory: Path) -> dict[str, list[tuple]]
         store.write_spans([normalize(span, "default") for body in bodies[i : i + 50] for span in decode_protobuf(body).spans])
     store.close()
     conn = sqlite3.connect(path)
-    rows = {table: conn.execute(f"SELECT * FROM {table}").fetchall() for table in OTELITE_TABLES[:-1]}  # sql-safe: constant names
-    rows["span_text_fts"] = conn.execute("SELECT rowid, text FROM span_text_fts").fetchall()
+    rows = {table: conn.execute(f"SELECT {NAMED_COLUMNS.get(table, '*')} FROM {table}").fetchall()  # sql-safe: constants
+            for table in OTELITE_TABLES}
     conn.close()
     path.unlink()
     return rows
@@ -269,8 +271,8 @@ def measure_floor(rows: dict[str, list[tuple]], tables: tuple[str, ...], autoche
         conn.execute("PRAGMA wal_autocheckpoint = 0")
     migrate(sqlite_utils.Database(conn))
     inserts = {
-        table: "INSERT INTO span_text_fts (rowid, text) VALUES (?, ?)" if table == "span_text_fts"
-        else f"INSERT INTO {table} VALUES ({', '.join('?' * len(rows[table][0]))})"  # sql-safe: constant names
+        table: f"INSERT INTO {table} {f'({NAMED_COLUMNS[table]})' if table in NAMED_COLUMNS else ''}"  # sql-safe: constants
+        f" VALUES ({', '.join('?' * len(rows[table][0]))})"
         for table in tables if rows[table]
     }
     transactions = max(1, -(-len(rows["spans"]) // batch))
