@@ -122,9 +122,11 @@ def fts_words(search: str) -> list[str]:
     """A user's words as FTS5 queries, one per word, each matching as a word prefix.
 
     Each word is quoted, so FTS syntax a user types (AND, NOT, *, ", :) is searched
-    for as text, never parsed.
+    for as text, never parsed. A NUL separates words: FTS5 would read the query only
+    up to it and fail on the open quote ("unterminated string").
     """
-    return ['"' + word.replace('"', '""') + '"*' for word in search.split()[:MAX_SEARCH_WORDS]]
+    words = search.replace("\0", " ").split()
+    return ['"' + word.replace('"', '""') + '"*' for word in words[:MAX_SEARCH_WORDS]]
 
 
 # The mini-map: scalar columns only, all in the covering index spans_by_conversation,

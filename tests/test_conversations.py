@@ -121,6 +121,7 @@ def test_search_finds_user_and_assistant_text(two_conversations):
     assert ids("paris cloudy") == []
     # FTS query syntax is searched for as plain words, never an error.
     assert ids('"tokyo" OR NOT * (') == []
+    assert ids("tokyo\0weather") == ["conv-tokyo"]  # a NUL separates words (FTS5 would stop reading at it)
     assert ids("   ") == ["conv-tokyo", "conv-paris"]  # no words: no filter
     # Tool arguments and results are not user or assistant text.
     assert ids("temperature_c") == []
