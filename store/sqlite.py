@@ -32,7 +32,7 @@ from store.model import (
     SpanRow,
     Turn,
 )
-from store.schema import INSERT_SPAN_TEXT, INSERT_SPAN_TEXT_KEY, migrate
+from store.schema import migrate
 from store.search_text import searchable_text
 
 log = logging.getLogger("otelite.store")
@@ -46,17 +46,22 @@ SPAN_COLUMNS = (
     "conversation_id, conversation_source, operation_name, agent_name, provider, request_model, "
     "response_model, input_tokens, output_tokens, reasoning_tokens, tool_name, tool_call_id"
 )
+# A batch's spans take the ids from NEXT_SPAN_ID on, in order, inside the write
+# transaction; the id keys the span's details and its search text (store/schema.py, v3).
+NEXT_SPAN_ID = "SELECT COALESCE(max(id), 0) + 1 FROM spans"
 # conversation_id / conversation_source: guessed by encode_spans from the batch, checked
 # by write_encoded with one look-up per project of the batch (see _in_conversations).
+# A re-exported span replaces its row (spans_by_key); the delete trigger takes the old
+# row's details, text and stats with it.
 INSERT_SPAN = f"""
-INSERT OR REPLACE INTO spans ({SPAN_COLUMNS})
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+INSERT OR REPLACE INTO spans (id, {SPAN_COLUMNS})
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 INSERT_DETAILS = """
-INSERT OR REPLACE INTO span_details
-  (project_id, trace_id, span_id, status_message, attributes, events, links, resource, scope, content)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+INSERT INTO span_details (id, status_message, attributes, events, links, resource, scope, content)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 """
+INSERT_SPAN_TEXT = "INSERT INTO span_text_fts (rowid, text) VALUES (?, ?)"
 NAME_TRACE_CONVERSATION = """
 INSERT OR IGNORE INTO trace_conversations (project_id, trace_id, conversation_id) VALUES (?, ?, ?)
 """
@@ -86,7 +91,6 @@ GROUP BY project_id, trace_id ORDER BY newest LIMIT ?
 TRACE_NEWEST = "SELECT max(end_ns) FROM spans WHERE project_id = ? AND trace_id = ?"
 TRACE_CONVERSATIONS = "SELECT DISTINCT conversation_id FROM spans WHERE project_id = ? AND trace_id = ?"
 DELETE_TRACE_SPANS = "DELETE FROM spans WHERE project_id = ? AND trace_id = ?"
-DELETE_TRACE_DETAILS = "DELETE FROM span_details WHERE project_id = ? AND trace_id = ?"
 DELETE_TRACE_CONVERSATION = "DELETE FROM trace_conversations WHERE project_id = ? AND trace_id = ?"
 DELETE_TRACE_FEEDBACK = "DELETE FROM feedback WHERE project_id = ? AND trace_id = ?"
 # Conversation-level feedback outlives a pruned turn while any turn of its conversation is left.
@@ -110,9 +114,8 @@ SELECT project_id, trace_id, span_id FROM spans WHERE project_id = ? AND trace_i
 CONVERSATIONS_MATCHING = """
 SELECT s.conversation_id
 FROM span_text_fts
-CROSS JOIN span_text t ON t.id = span_text_fts.rowid
-CROSS JOIN spans s ON s.project_id = t.project_id AND s.trace_id = t.trace_id AND s.span_id = t.span_id
-WHERE span_text_fts MATCH :{param} AND t.project_id = :project_id
+CROSS JOIN spans s ON s.id = span_text_fts.rowid
+WHERE span_text_fts MATCH :{param} AND s.project_id = :project_id
 """
 # Words of a search used at most (each is one full-text lookup).
 MAX_SEARCH_WORDS = 16
@@ -171,7 +174,7 @@ SELECT s.trace_id, s.conversation_id, s.span_id, s.parent_span_id, s.name, s.sta
        s.operation_name, s.agent_name, s.provider, s.request_model, s.response_model,
        s.input_tokens, s.output_tokens, s.reasoning_tokens, s.tool_name, s.tool_call_id, d.content
 FROM spans s
-JOIN span_details d ON d.project_id = s.project_id AND d.trace_id = s.trace_id AND d.span_id = s.span_id
+JOIN span_details d ON d.id = s.id
 WHERE s.project_id = :project_id AND s.trace_id IN (SELECT value FROM json_each(:trace_ids))
 ORDER BY s.start_ns, s.span_id
 """
@@ -286,12 +289,13 @@ class EncodedSpans:
     """A batch's SQL parameters, built without the database: the spans rows and their
     stats placed in the conversations the batch itself names for its traces (the
     writer checks that guess against trace_conversations and redoes it when an earlier
-    batch named a trace), the details' JSON and the search text. Plain tuples, so an
-    ingest worker process builds them and the writer receives them cheaply."""
+    batch named a trace), the details' JSON and the search text ('' for none). One
+    entry per span in each of the three lists, in the same order: the writer gives the
+    i-th span its id and keys its details and text by it."""
 
     span_params: list[tuple[object, ...]]
     details: list[tuple[object, ...]]
-    texts: list[tuple[str, str, str, str]]
+    texts: list[str]
     named: list[tuple[str, str, str]]  # (project, trace, conversation) named by a span
     trace_names: dict[tuple[str, str], str]
     stats: stats.StatsDelta
@@ -308,19 +312,18 @@ def encode_spans(rows: Sequence[SpanRow]) -> EncodedSpans:
     return _encoded(
         [_span_params(row, row.conversation_id or row.trace_id, 1 if row.conversation_id is not None else 0) for row in rows],
         [_details_params(row) for row in rows],
-        _span_texts(rows),
+        [searchable_text(row.content) for row in rows],
     )
 
 
-def _encoded(
-    span_params: list[tuple[object, ...]], details: list[tuple[object, ...]], texts: list[tuple[str, str, str, str]]
-) -> EncodedSpans:
+def _encoded(span_params: list[tuple[object, ...]], details: list[tuple[object, ...]], texts: list[str]) -> EncodedSpans:
     # The same span twice in one batch (two requests, one a retry): the last wins.
-    if len({p[:3] for p in span_params}) < len(span_params):
-        span_params = list({p[:3]: p for p in span_params}.values())
-        details = list({d[:3]: d for d in details}.values())
-        last_text = {t[:3]: t for t in texts}
-        texts = [last_text[p[:3]] for p in span_params if p[:3] in last_text]  # type: ignore[index]
+    last = {p[:3]: i for i, p in enumerate(span_params)}
+    if len(last) < len(span_params):
+        kept = sorted(last.values())
+        span_params = [span_params[i] for i in kept]
+        details = [details[i] for i in kept]
+        texts = [texts[i] for i in kept]
     named = sorted({(p[0], p[1], p[_CONVERSATION]) for p in span_params if p[_SOURCE] == 1})  # type: ignore[misc]
     # What trace_conversations will say once this batch named its traces, if no earlier
     # batch did (INSERT OR IGNORE, in this order: the first name given wins).
@@ -343,20 +346,9 @@ def merge_encoded(parts: Sequence[EncodedSpans]) -> EncodedSpans:
     )
 
 
-def _span_texts(rows: Sequence[SpanRow]) -> list[tuple[str, str, str, str]]:
-    texts: list[tuple[str, str, str, str]] = []
-    for row in rows:
-        text = searchable_text(row.content)
-        if text:
-            texts.append((row.project_id, row.trace_id, row.span_id, text))
-    return texts
-
-
 def _details_params(row: SpanRow) -> tuple[object, ...]:
+    """span_details' columns after the id."""
     return (
-        row.project_id,
-        row.trace_id,
-        row.span_id,
         row.status_message,
         _json(row.attributes),
         _json_list(row.events),
@@ -489,13 +481,14 @@ class SQLiteStore:
                 trace_names = _trace_names(conn, {(p[0], p[1]) for p in span_params})  # type: ignore[misc]
                 if trace_names != encoded.trace_names:
                     span_params, delta = _in_conversations(span_params, trace_names)
-                # A replaced span's old stats and text leave with its old row (trigger
-                # spans_stats_ad); its new ones are added below.
-                conn.executemany(INSERT_SPAN, span_params)
-                conn.executemany(INSERT_DETAILS, encoded.details)
+                # A replaced span's old details, text and stats leave with its old row
+                # (trigger spans_stats_ad); its new ones are added below.
+                first_id = conn.execute(NEXT_SPAN_ID).fetchone()[0]
+                ids = range(first_id, first_id + len(span_params))
+                conn.executemany(INSERT_SPAN, [(span_id, *p) for span_id, p in zip(ids, span_params)])
+                conn.executemany(INSERT_DETAILS, [(span_id, *d) for span_id, d in zip(ids, encoded.details)])
                 stats.apply_delta(conn, delta)
-                conn.executemany(INSERT_SPAN_TEXT_KEY, (text[:3] for text in encoded.texts))
-                conn.executemany(INSERT_SPAN_TEXT, encoded.texts)
+                conn.executemany(INSERT_SPAN_TEXT, [(span_id, t) for span_id, t in zip(ids, encoded.texts) if t])
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
@@ -516,7 +509,7 @@ class SQLiteStore:
                    s.status, d.status_message,
                    CASE WHEN s.conversation_source = 1 THEN s.conversation_id END,
                    d.attributes, d.events, d.links, d.resource, d.scope
-            FROM spans s JOIN span_details d USING (project_id, trace_id, span_id)
+            FROM spans s JOIN span_details d ON d.id = s.id
             {"WHERE s.project_id = ?" if project_id is not None else ""}
             ORDER BY s.project_id, s.trace_id, s.start_ns, s.span_id
         """
@@ -584,7 +577,6 @@ class SQLiteStore:
                             continue  # gone already, or a span arrived since: judge it next time
                         conversations = [r[0] for r in conn.execute(TRACE_CONVERSATIONS, (project, trace))]
                         result.spans += conn.execute(DELETE_TRACE_SPANS, (project, trace)).rowcount
-                        conn.execute(DELETE_TRACE_DETAILS, (project, trace))
                         conn.execute(DELETE_TRACE_CONVERSATION, (project, trace))
                         result.traces += 1
                         result.feedback += conn.execute(DELETE_TRACE_FEEDBACK, (project, trace)).rowcount

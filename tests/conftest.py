@@ -203,9 +203,12 @@ def stored_spans(store: Any, project_id: str | None = None) -> list[dict[str, An
         where, params = ("WHERE s.project_id = ?", (project_id,)) if project_id is not None else ("", ())
         rows = read_db(
             store.path,
-            f"SELECT s.*, d.content FROM spans s JOIN span_details d USING (project_id, trace_id, span_id) {where} "
+            f"SELECT s.*, d.content FROM spans s JOIN span_details d ON d.id = s.id {where} "
             "ORDER BY s.start_ns, s.span_id",
             params,
         )
-        return [{**dict(row), "content": orjson.loads(row["content"])} for row in rows]
+        # `id` is only SQLite's key for the span (store/schema.py): not part of what was stored.
+        return [
+            {**{key: row[key] for key in row.keys() if key != "id"}, "content": orjson.loads(row["content"])} for row in rows
+        ]
     return store.stored_spans(project_id)

@@ -209,7 +209,7 @@ def stored_spans(db: str) -> list[dict[str, Any]]:
     try:
         rows = conn.execute(
             "SELECT s.*, d.content AS content, d.attributes AS attributes FROM spans s "
-            "JOIN span_details d USING (project_id, trace_id, span_id) ORDER BY s.start_ns, s.span_id"
+            "JOIN span_details d ON d.id = s.id ORDER BY s.start_ns, s.span_id"
         ).fetchall()
     finally:
         conn.close()

@@ -67,9 +67,11 @@ def assert_stats_match_a_scan(path: Path) -> None:
     try:
         assert conn.execute(KEPT).fetchall() == conn.execute(SCAN).fetchall()
         assert conn.execute(FACETS_KEPT).fetchall() == conn.execute(FACETS_SCAN).fetchall()
-        # Every stored span's text is indexed once, and nothing else is.
+        # Every stored span has its details and its text indexed once, under its id; nothing else is left.
         spans = conn.execute("SELECT count(*) FROM spans").fetchone()[0]
-        assert conn.execute("SELECT count(*) FROM span_text").fetchone()[0] == spans
+        assert conn.execute("SELECT count(*) FROM span_details JOIN spans USING (id)").fetchone()[0] == spans
+        assert conn.execute("SELECT count(*) FROM span_details").fetchone()[0] == spans
+        assert conn.execute("SELECT count(*) FROM span_text_fts f JOIN spans s ON s.id = f.rowid").fetchone()[0] == spans
         assert conn.execute("SELECT count(*) FROM span_text_fts").fetchone()[0] == spans
     finally:
         conn.close()
@@ -148,5 +150,59 @@ def test_a_database_from_before_the_stats_gets_them_on_open(tmp_path: Path) -> N
         assert (found.conversation_id, found.turns, found.spans, found.errors) == ("c", 2, 2, 1)
         assert (found.input_tokens, found.output_tokens, found.first_ns, found.last_ns) == (3, 2, 1, 9)
         assert (found.agents, found.models) == (["a"], ["m"])
+    finally:
+        store.close()
+
+
+def test_a_v2_database_is_rebuilt_around_span_ids_on_open(tmp_path: Path) -> None:
+    """Upgrading from v2 (details and search text keyed by project, trace and span): each
+    span keeps its rowid as its id, its details and search text follow it, and the
+    rebuilt tables behave as new ones: a re-export replaces the span, text and all."""
+    path = tmp_path / "v2.db"
+    db = sqlite_utils.Database(path)
+    MIGRATIONS[0](db)
+    db["spans"].insert_all(
+        [
+            {"project_id": "p", "trace_id": "t1", "span_id": "s1", "name": "invoke_agent", "start_ns": 1, "end_ns": 9,
+             "duration_ms": 0, "status": "OK", "conversation_id": "c", "conversation_source": 1},
+            {"project_id": "p", "trace_id": "t1", "span_id": "s2", "name": "chat", "start_ns": 2, "end_ns": 8,
+             "duration_ms": 0, "status": "OK", "conversation_id": "c", "conversation_source": 2},
+        ]
+    )  # fmt: skip
+    db["span_details"].insert(
+        {"project_id": "p", "trace_id": "t1", "span_id": "s2", "attributes": '{"gen_ai.request.model": "m"}',
+         "content": '{"input_messages": [{"role": "user", "parts": [{"type": "text", "content": "hello there"}]}]}'}
+    )  # fmt: skip
+    db["span_details"].insert({"project_id": "p", "trace_id": "t1", "span_id": "s1", "content": "{}"})
+    MIGRATIONS[1](db)  # v2 indexes the text it finds in the details
+    db.execute("PRAGMA user_version = 2")
+    rowids = dict(db.execute("SELECT span_id, rowid FROM spans").fetchall())
+    db.close()
+
+    store = SQLiteStore(path)
+    try:
+        conn = store.reader()
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+        assert dict(conn.execute("SELECT span_id, id FROM spans").fetchall()) == rowids
+        assert conn.execute("SELECT attributes FROM span_details WHERE id = ?", (rowids["s2"],)).fetchone() == (
+            '{"gen_ai.request.model": "m"}',
+        )
+        assert [(s.span_id, s.content) for s in store.trace_spans("p", ["t1"])] == [
+            ("s1", {}),
+            ("s2", {"input_messages": [{"role": "user", "parts": [{"type": "text", "content": "hello there"}]}]}),
+        ]
+        assert store.list_conversations("p", limit=10, search="hello").total == 1
+
+        again = SpanRow(
+            project_id="p", trace_id="t1", span_id="s2", parent_span_id="s1", name="chat", kind="CLIENT", start_ns=2,
+            end_ns=8, status="OK", status_message="", conversation_id=None,
+            content={"input_messages": [{"role": "user", "parts": [{"type": "text", "content": "goodbye"}]}]},
+        )  # fmt: skip
+        store.write_spans([again])
+        assert store.list_conversations("p", limit=10, search="hello").total == 0
+        assert store.list_conversations("p", limit=10, search="goodbye").total == 1
+        assert conn.execute("SELECT count(*) FROM span_details").fetchone()[0] == 2
+        assert conn.execute("SELECT count(*) FROM span_text_fts").fetchone()[0] == 1
+        assert conn.execute(KEPT).fetchall() == conn.execute(SCAN).fetchall()
     finally:
         store.close()

@@ -158,7 +158,7 @@ def _stored(path) -> list[list[tuple]]:
             "SELECT * FROM conversation_traces ORDER BY 1, 2, 3",
             "SELECT * FROM conversation_facets ORDER BY 1, 2, 3, 4",
             "SELECT * FROM trace_conversations ORDER BY 1, 2",
-            "SELECT t.trace_id, t.span_id, f.text FROM span_text t JOIN span_text_fts f ON f.rowid = t.id ORDER BY 1, 2",
+            "SELECT s.trace_id, s.span_id, f.text FROM span_text_fts f JOIN spans s ON s.id = f.rowid ORDER BY 1, 2",
         )
     ]
 
