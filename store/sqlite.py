@@ -301,11 +301,15 @@ class EncodedSpans:
     stats: stats.StatsDelta
 
     def committed(self) -> list[CommittedSpan]:
-        """What commit listeners hear of these spans."""
-        return [
-            CommittedSpan(p[0], p[1], p[_CONVERSATION] if p[_SOURCE] == 1 else None)  # type: ignore[arg-type]
-            for p in self.span_params
-        ]
+        """What commit listeners hear of these spans: each distinct (project, trace,
+        named conversation) once, in order (a worker pickles it into its reply; the
+        events name traces and conversations, not spans)."""
+        return list(
+            dict.fromkeys(
+                CommittedSpan(p[0], p[1], p[_CONVERSATION] if p[_SOURCE] == 1 else None)  # type: ignore[arg-type]
+                for p in self.span_params
+            )
+        )
 
 
 def encode_spans(rows: Sequence[SpanRow]) -> EncodedSpans:
