@@ -338,15 +338,22 @@ class Server:
 
     def rss_mb(self) -> float:
         """Resident memory of the server and its workers together."""
-        total = 0.0
+        return self._sum("status", "VmRSS") / 1024
+
+    def written_bytes(self) -> int:
+        """Bytes the server and its workers have sent to the disk so far (the kernel's
+        write_bytes: WAL frames, checkpoints; counted as pages are dirtied)."""
+        return self._sum("io", "write_bytes")
+
+    def _sum(self, proc_file: str, key: str) -> int:
+        """A "key: value" line of /proc/PID/<proc_file>, summed over the processes."""
+        total = 0
         for pid in self.pids():
             try:
-                status = Path(f"/proc/{pid}/status").read_text()
-            except FileNotFoundError:
+                lines = Path(f"/proc/{pid}/{proc_file}").read_text().splitlines()
+            except FileNotFoundError:  # a worker that just exited
                 continue
-            for line in status.splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1]) / 1024
+            total += sum(int(line.split()[1]) for line in lines if line.startswith(f"{key}:"))
         return total
 
 
@@ -470,9 +477,10 @@ def run_clients(
 def measure_server(
     transport: str, bodies: list[bytes], spans_per_request: int, threads: int, directory: Path, py_spy: str | None = None,
     store: str = "sqlite", extra: list[str] | None = None,
-) -> tuple[float, float]:
-    """Acknowledged spans/s, and the server's CPU time per span (us) during the sending:
-    on a shared machine the second is the steadier figure of what ingest costs."""
+) -> tuple[float, float, float]:
+    """Acknowledged spans/s, the server's CPU time per span (us) and the bytes it wrote to
+    disk per span during the sending: on a shared machine the last two are the steadier
+    figures of what ingest costs."""
     # ClickHouse: chdb on a directory of its own, in the server process (one process per
     # chdb directory, so this process counts the spans only after the server is gone).
     chdb_url = f"chdb://{directory / f'{transport}-chdb'}" if store == "clickhouse" else None
@@ -490,9 +498,9 @@ def measure_server(
         make = (lambda: grpc_sender(server)) if transport == "grpc" else (lambda: http_sender(server))
         tally = Tally()
         settle()
-        cpu_before = server.cpu_seconds()
+        cpu_before, written_before = server.cpu_seconds(), server.written_bytes()
         elapsed = run_clients(make, bodies, spans_per_request, threads, lambda: iter(range(len(bodies))), tally, transport)
-        cpu = server.cpu_seconds() - cpu_before
+        cpu, written = server.cpu_seconds() - cpu_before, server.written_bytes() - written_before
     finally:
         if spy:
             spy.send_signal(2)
@@ -501,7 +509,8 @@ def measure_server(
     stored = count_stored(chdb_url) if chdb_url else sqlite3.connect(server.db).execute("SELECT count(*) FROM spans").fetchone()[0]
     if stored != tally.acknowledged:
         raise SystemExit(f"{transport}: {tally.acknowledged} spans acknowledged but {stored} stored")
-    return tally.acknowledged / elapsed, cpu / max(tally.acknowledged, 1) * 1e6
+    spans = max(tally.acknowledged, 1)
+    return tally.acknowledged / elapsed, cpu / spans * 1e6, written / spans
 
 
 def count_stored(store_url: str) -> int:
@@ -691,7 +700,7 @@ def main() -> None:
             for label, transport, extra in runs:
                 if label not in only or (store != "sqlite" and extra):
                     continue
-                rate, cpu = measure_server(transport, bodies, args.spans_per_request, args.threads, directory, args.py_spy,
+                rate, cpu, written = measure_server(transport, bodies, args.spans_per_request, args.threads, directory, args.py_spy,
                                            store, extra)
                 ratio = "  " + ", ".join(f"{rate / floor:.2f}x {name}" for name, floor in floors.items())
                 if store == "sqlite":
@@ -705,7 +714,7 @@ def main() -> None:
                     ratio += " (ClickHouse: chdb in the server)"
                 print(f"{label:<16}{rate:>9,.0f} spans/s acknowledged, {args.threads} client threads{ratio}", flush=True)
                 print(f"{'':<16}{cpu:>9,.1f} us of server CPU per span (all threads and processes; {rate * cpu / 1e6:.2f}"
-                      " cores busy)", flush=True)
+                      f" cores busy); {written / 1024:,.1f} KiB written to disk per span", flush=True)
         if args.soak:
             soak(args.soak, bodies, args.spans_per_request, args.soak_threads, directory, args.soak_queue)
     print(f"done; {load()}")
