@@ -2,15 +2,19 @@
 
 `PRAGMA user_version` records how many migrations have run; each migration is a
 function applied once, in order. Migrations are written to be safe to re-run
-(`if_not_exists`), so a crash half-way through one is repaired by the next start.
+(`if_not_exists`, or one transaction and a check that it is done), so a crash
+half-way through one is repaired by the next start.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 import orjson
 import sqlite_utils
+
+log = logging.getLogger("otelite.store")
 
 
 def _v1_initial(db: sqlite_utils.Database) -> None:
@@ -290,12 +294,17 @@ def _v3_integer_span_ids(db: sqlite_utils.Database) -> None:
     (project, trace, span): two more B-trees with random keys, each a page written to the
     WAL per span of a small transaction. Keyed by an id given in insert order, both
     append; the span's delete trigger takes its details and text with it. Ingest of
-    100-300 spans per transaction writes ~35 % fewer WAL bytes per span
-    (docs/performance.md).
+    100-span requests writes ~27 % fewer bytes to disk per span (docs/performance.md).
+
+    Rebuilding takes about 4 s per 100,000 spans, and the old tables' pages stay in the
+    file as free pages that new spans reuse (`VACUUM` gives them back to the disk).
     """
     if "id" in db["spans"].columns_dict:
         return  # rebuilt already; the crash came before user_version was set
     conn = db.conn
+    spans = conn.execute("SELECT count(*) FROM spans").fetchone()[0]
+    if spans:
+        log.warning("upgrading the database: rebuilding %d spans around integer ids (about 4 s per 100,000 spans)", spans)
     conn.execute("BEGIN")
     try:
         for statement in _V3_REBUILD:

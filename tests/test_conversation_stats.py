@@ -206,3 +206,16 @@ def test_a_v2_database_is_rebuilt_around_span_ids_on_open(tmp_path: Path) -> Non
         assert conn.execute(KEPT).fetchall() == conn.execute(SCAN).fetchall()
     finally:
         store.close()
+
+    # A crash after the rebuild's COMMIT but before user_version was set: the next start
+    # sees the rebuild done and leaves the tables as they are.
+    raw = sqlite3.connect(path)
+    raw.execute("PRAGMA user_version = 2")
+    ids = raw.execute("SELECT span_id, id FROM spans ORDER BY span_id").fetchall()
+    raw.close()
+    store = SQLiteStore(path)
+    try:
+        assert store.reader().execute("SELECT span_id, id FROM spans ORDER BY span_id").fetchall() == ids
+        assert store.list_conversations("p", limit=10, search="goodbye").total == 1
+    finally:
+        store.close()
