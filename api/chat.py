@@ -13,9 +13,9 @@ from typing import Any
 
 import orjson
 
-from api.http import rfc3339
-from collector.genai import as_text
-from store.model import DetailedSpan, Feedback, Turn
+from otelite.api.http import rfc3339
+from otelite.collector.genai import as_text
+from otelite.store.model import DetailedSpan, Feedback, Turn
 
 MODEL_CALL_OPS = frozenset({"chat", "text_completion", "generate_content"})
 AGENT_OPS = frozenset({"invoke_agent", "create_agent"})

@@ -25,8 +25,8 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
-from api.auth import may_read
-from store.model import CommittedSpan, SpanRow
+from otelite.api.auth import may_read
+from otelite.store.model import CommittedSpan, SpanRow
 
 # Ids listed per event at most; more and the event says "truncated": true.
 MAX_IDS_PER_EVENT = 100

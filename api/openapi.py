@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from api import models
+from otelite.api import models
 
 REF = "#/components/schemas/{model}"
 

@@ -51,7 +51,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 import grpc  # noqa: E402
 import orjson  # noqa: E402
@@ -60,8 +59,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue  # noqa: E402
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status  # noqa: E402
 
-from store.schema import migrate  # noqa: E402
-from store.sqlite import WRITER_CACHE_KIB  # noqa: E402
+from otelite.store.schema import migrate  # noqa: E402
+from otelite.store.sqlite import WRITER_CACHE_KIB  # noqa: E402
 
 EXPORT_METHOD = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 SPANS_PER_TURN = 4
@@ -238,9 +237,9 @@ FLOOR_NOTES = {
 def otelite_rows(bodies: list[bytes], directory: Path) -> dict[str, list[tuple]]:
     """Every row otelite stores for these requests, table by table: written once by
     otelite's own store (outside any timing), then read back."""
-    from collector.normalize import normalize
-    from proto import decode_protobuf
-    from store.sqlite import SQLiteStore
+    from otelite.collector.normalize import normalize
+    from otelite.proto import decode_protobuf
+    from otelite.store.sqlite import SQLiteStore
 
     path = directory / "reference.db"
     store = SQLiteStore(path)
@@ -514,7 +513,7 @@ def measure_server(
 
 
 def count_stored(store_url: str) -> int:
-    from store import open_store
+    from otelite.store import open_store
 
     store = open_store(store_url)
     try:
@@ -583,9 +582,9 @@ def profile(bodies: list[bytes], directory: Path, spans_per_request: int) -> Non
     """
     from pyinstrument import Profiler
 
-    from collector.normalize import normalize
-    from proto import decode_protobuf
-    from store import open_store
+    from otelite.collector.normalize import normalize
+    from otelite.proto import decode_protobuf
+    from otelite.store import open_store
 
     stage_costs(bodies, spans_per_request)
     store = open_store(str(directory / "profile.db"))
@@ -607,9 +606,9 @@ def stage_costs(bodies: list[bytes], spans_per_request: int) -> None:
     happens to trigger it)."""
     import gc
 
-    from collector.normalize import normalize
-    from proto import decode_protobuf
-    from store import sqlite as sqlite_store
+    from otelite.collector.normalize import normalize
+    from otelite.proto import decode_protobuf
+    from otelite.store import sqlite as sqlite_store
 
     spans = len(bodies) * spans_per_request
 

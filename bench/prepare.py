@@ -26,15 +26,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from ingest import build_requests, machine  # noqa: E402
 
-from collector.normalize import normalize  # noqa: E402
-from collector.pipeline import Preparer  # noqa: E402
-from proto import decode_protobuf  # noqa: E402
-from store.sqlite import encode_spans  # noqa: E402
+from otelite.collector.normalize import normalize  # noqa: E402
+from otelite.collector.pipeline import Preparer  # noqa: E402
+from otelite.proto import decode_protobuf  # noqa: E402
+from otelite.store.sqlite import encode_spans  # noqa: E402
 
 
 def best(work: Callable[[], object], repeat: int, spans: int, collect: bool = False) -> tuple[float, float, object]:

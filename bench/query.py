@@ -30,15 +30,14 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import httpx  # noqa: E402
 import orjson  # noqa: E402
 
 from ingest import WORDS, load, machine, start_server  # noqa: E402
-from store.model import SpanRow  # noqa: E402
-from store.sqlite import SQLiteStore  # noqa: E402
+from otelite.store.model import SpanRow  # noqa: E402
+from otelite.store.sqlite import SQLiteStore  # noqa: E402
 
 PROJECT = "bench"
 TURNS = 25

@@ -16,8 +16,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
-from collector.pipeline import Pipeline
-from collector.refusals import REFUSED, refusal
+from otelite.collector.pipeline import Pipeline
+from otelite.collector.refusals import REFUSED, refusal
 from otelite.auth import Authenticator
 
 SERVICE = "opentelemetry.proto.collector.trace.v1.TraceService"

@@ -17,8 +17,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from collector.pipeline import Pipeline
-from collector.refusals import REFUSED, refusal
+from otelite.collector.pipeline import Pipeline
+from otelite.collector.refusals import REFUSED, refusal
 
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"

@@ -35,12 +35,12 @@ from multiprocessing import Pipe
 from multiprocessing.connection import Connection
 from typing import IO
 
-from collector.pipeline import Exporter, ExportResult, Forbidden, Preparer, StorageFailed, TooManySpans
-from collector.writer import Committed, CommitListeners, QueueFull, WriterClosed, commit_groups
+from otelite.collector.pipeline import Exporter, ExportResult, Forbidden, Preparer, StorageFailed, TooManySpans
+from otelite.collector.writer import Committed, CommitListeners, QueueFull, WriterClosed, commit_groups
 from otelite.auth import Principal
-from proto import DecodeError
-from store.model import CommittedSpan
-from store.sqlite import EncodedSpans, SQLiteStore, encode_spans, merge_encoded
+from otelite.proto import DecodeError
+from otelite.store.model import CommittedSpan
+from otelite.store.sqlite import EncodedSpans, SQLiteStore, encode_spans, merge_encoded
 
 log = logging.getLogger("otelite.ingest")
 
@@ -171,7 +171,7 @@ class IngestWorkers(Exporter):
         # spawn would re-import the server's main module (API, gRPC, uvicorn) in each.
         here, there = Pipe(duplex=True)
         process = subprocess.Popen(
-            [sys.executable, "-m", "collector.ingest_worker", str(there.fileno())], pass_fds=[there.fileno()]
+            [sys.executable, "-P", "-m", "otelite.collector.ingest_worker", str(there.fileno())], pass_fds=[there.fileno()]
         )
         there.close()
         here.send(self.settings)

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import logging
 
-from collector.dialects import ADAPTERS
-from collector.genai import GenAI
-from proto.records import SpanRecord
-from store.model import SpanRow
+from otelite.collector.dialects import ADAPTERS
+from otelite.collector.genai import GenAI
+from otelite.proto.records import SpanRecord
+from otelite.store.model import SpanRow
 
 log = logging.getLogger("otelite.normalize")
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from collector.normalize import normalize
-from collector.writer import BatchWriter
+from otelite.collector.normalize import normalize
+from otelite.collector.writer import BatchWriter
 from otelite.auth import Principal
-from proto import DecodedRequest, DecodeError, ValueLimits, decode_json, decode_protobuf
-from store.model import SpanRow
+from otelite.proto import DecodedRequest, DecodeError, ValueLimits, decode_json, decode_protobuf
+from otelite.store.model import SpanRow
 
 __all__ = ["DecodeError", "Exporter", "ExportResult", "Forbidden", "Pipeline", "Preparer", "StorageFailed", "TooManySpans"]
 

@@ -21,8 +21,8 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import TypeVar
 
-from store.base import Store
-from store.model import CommittedSpan, SpanRow
+from otelite.store.base import Store
+from otelite.store.model import CommittedSpan, SpanRow
 
 log = logging.getLogger("otelite.writer")
 

@@ -18,9 +18,9 @@ from pathlib import Path
 import atheris
 
 with atheris.instrument_imports():
-    from collector.normalize import normalize
-    from proto import DecodeError, ValueLimits, decode_json, decode_protobuf
-    from store import open_store
+    from otelite.collector.normalize import normalize
+    from otelite.proto import DecodeError, ValueLimits, decode_json, decode_protobuf
+    from otelite.store import open_store
 
 LIMITS = ValueLimits(max_attribute_bytes=256, max_attributes_per_span=16)
 STORE = open_store(":memory:")

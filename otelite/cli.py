@@ -13,12 +13,12 @@ from otelite.lean import refuse_dataframe_libraries
 
 refuse_dataframe_libraries()  # before the imports below bring in sqlite-utils
 
-from collector.pipeline import Pipeline  # noqa: E402
-from collector.writer import BatchWriter  # noqa: E402
+from otelite.collector.pipeline import Pipeline  # noqa: E402
+from otelite.collector.writer import BatchWriter  # noqa: E402
 from otelite.config import Config, ConfigError, load_config  # noqa: E402
 from otelite.server import Otelite, is_loopback, preparer_for  # noqa: E402
 from otelite.transfer import export_lines, import_lines  # noqa: E402
-from store import open_store  # noqa: E402
+from otelite.store import open_store  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from store import CLICKHOUSE_SCHEMES, sqlite_path
+from otelite.store import CLICKHOUSE_SCHEMES, sqlite_path
 
 
 @dataclass(slots=True)

@@ -8,8 +8,8 @@ import threading
 import time
 from collections.abc import Callable
 
-from store.base import Store
-from store.model import PruneResult
+from otelite.store.base import Store
+from otelite.store.model import PruneResult
 
 log = logging.getLogger("otelite.retention")
 

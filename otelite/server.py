@@ -15,18 +15,18 @@ from collections.abc import Callable
 
 import uvicorn
 
-from api.app import create_app
-from api.events import Broadcaster
-from collector.grpc_receiver import create_grpc_server
-from collector.http_receiver import otlp_http_routes
-from collector.ingest_workers import IngestWorkers, WorkerSettings
-from collector.pipeline import Exporter, Pipeline, Preparer
-from collector.writer import BatchWriter
+from otelite.api.app import create_app
+from otelite.api.events import Broadcaster
+from otelite.collector.grpc_receiver import create_grpc_server
+from otelite.collector.http_receiver import otlp_http_routes
+from otelite.collector.ingest_workers import IngestWorkers, WorkerSettings
+from otelite.collector.pipeline import Exporter, Pipeline, Preparer
+from otelite.collector.writer import BatchWriter
 from otelite.auth import Authenticator
 from otelite.config import Config
 from otelite.retention import Retention
-from proto import ValueLimits
-from store import open_store
+from otelite.proto import ValueLimits
+from otelite.store import open_store
 
 # How long in-flight gRPC exports get to finish on shutdown.
 GRPC_GRACE_SECONDS = 30

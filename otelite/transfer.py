@@ -13,10 +13,10 @@ from typing import IO
 
 import orjson
 
-from collector.pipeline import PROJECT_RESOURCE_ATTRIBUTE, DecodeError, ExportResult, Pipeline
-from proto.encode import export_request_json
-from proto.records import SpanEvent, SpanLink, SpanRecord
-from store.model import SpanRow
+from otelite.collector.pipeline import PROJECT_RESOURCE_ATTRIBUTE, DecodeError, ExportResult, Pipeline
+from otelite.proto.encode import export_request_json
+from otelite.proto.records import SpanEvent, SpanLink, SpanRecord
+from otelite.store.model import SpanRow
 
 
 def _record(row: SpanRow) -> SpanRecord:

@@ -8,8 +8,8 @@ from __future__ import annotations
 from itertools import groupby
 from typing import Any
 
-from proto.decode import SPAN_KINDS, STATUS_CODES
-from proto.records import SpanRecord
+from otelite.proto.decode import SPAN_KINDS, STATUS_CODES
+from otelite.proto.records import SpanRecord
 
 
 def any_value(value: Any) -> dict[str, Any]:

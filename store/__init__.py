@@ -4,8 +4,8 @@ SQLite is the embedded default (`store.sqlite`); other backends implement the sa
 interface so neither side knows which one it talks to.
 """
 
-from store.base import Store
-from store.model import PruneResult, SpanRow
+from otelite.store.base import Store
+from otelite.store.model import PruneResult, SpanRow
 
 __all__ = ["PruneResult", "SpanRow", "Store", "open_store", "sqlite_path"]
 
@@ -22,10 +22,10 @@ def open_store(url: str, **options: object) -> Store:
     in this process through chdb. Both need the `clickhouse` extra.
     """
     if url.startswith(CLICKHOUSE_SCHEMES):
-        from store.clickhouse import ClickHouseStore
+        from otelite.store.clickhouse import ClickHouseStore
 
         return ClickHouseStore(url)
-    from store.sqlite import SQLiteStore
+    from otelite.store.sqlite import SQLiteStore
 
     return SQLiteStore(sqlite_path(url), **options)  # type: ignore[arg-type]
 

@@ -7,7 +7,7 @@ from typing import Protocol
 
 import orjson
 
-from store.model import (
+from otelite.store.model import (
     ConversationPage,
     DetailedSpan,
     Feedback,

@@ -29,9 +29,9 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import orjson
 
-from store.base import render_minimap
-from store.clickhouse_schema import MIGRATIONS, SCHEMA_VERSION, TTL_TABLES, Schema, bootstrap
-from store.model import (
+from otelite.store.base import render_minimap
+from otelite.store.clickhouse_schema import MIGRATIONS, SCHEMA_VERSION, TTL_TABLES, Schema, bootstrap
+from otelite.store.model import (
     ConversationPage,
     ConversationSummary,
     DetailedSpan,
@@ -42,7 +42,7 @@ from store.model import (
     SpanRow,
     Turn,
 )
-from store.search_text import searchable_text
+from otelite.store.search_text import searchable_text
 
 Params = dict[str, Any]
 

@@ -229,7 +229,7 @@ END;
 
 
 def _backfill_span_text(db: sqlite_utils.Database) -> None:
-    from store.search_text import searchable_text
+    from otelite.store.search_text import searchable_text
 
     rows = db.execute("SELECT project_id, trace_id, span_id, content FROM span_details").fetchall()
     texts = [(p, t, s, searchable_text(orjson.loads(c or "{}"))) for p, t, s, c in rows]

@@ -19,8 +19,8 @@ from typing import Any
 import orjson
 import sqlite_utils
 
-from store import conversation_stats as stats
-from store.model import (
+from otelite.store import conversation_stats as stats
+from otelite.store.model import (
     CommittedSpan,
     ConversationPage,
     ConversationSummary,
@@ -32,8 +32,8 @@ from store.model import (
     SpanRow,
     Turn,
 )
-from store.schema import migrate
-from store.search_text import searchable_text
+from otelite.store.schema import migrate
+from otelite.store.search_text import searchable_text
 
 log = logging.getLogger("otelite.store")
 # Between the checkpointer's passes: the fewer passes, the fewer times a page written

@@ -94,7 +94,7 @@ def store_url(store_backend: str, tmp_path: Path, request: pytest.FixtureRequest
 @pytest.fixture
 def make_store(store_url: str) -> Iterator[Callable[[], Any]]:
     """`make_store()` opens the test's store (again: a second call is a restart)."""
-    from store import open_store
+    from otelite.store import open_store
 
     opened: list[Any] = []
 
@@ -197,7 +197,7 @@ def stored_spans(store: Any, project_id: str | None = None) -> list[dict[str, An
     """Every stored span as the API sees it, on either backend: the scalar columns of
     SQLite's spans table, with `conversation_id` resolved, plus `content` (decoded
     JSON), ordered by start time then span id."""
-    from store.sqlite import SQLiteStore
+    from otelite.store.sqlite import SQLiteStore
 
     if isinstance(store, SQLiteStore):
         where, params = ("WHERE s.project_id = ?", (project_id,)) if project_id is not None else ("", ())

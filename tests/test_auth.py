@@ -21,7 +21,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from starlette.testclient import TestClient
 
-from api.app import create_app
+from otelite.api.app import create_app
 from otelite import cli
 from otelite.auth import Authenticator, hash_password, hash_token, verify_password
 from otelite.config import ConfigError, load_config
@@ -138,7 +138,7 @@ def test_an_ingest_token_reads_nothing_and_admin_wildcard_reads_all():
 def api(tmp_path):
     """The real app and auth middleware, with a route that echoes what it was asked,
     standing in for any query route that takes a project_id."""
-    from store import open_store
+    from otelite.store import open_store
 
     async def live(websocket: WebSocket) -> None:
         await websocket.accept()

@@ -6,8 +6,8 @@ import pytest
 
 from otelite.cli import main
 from otelite.config import load_config
-from store.clickhouse import parse_url
-from store.clickhouse_schema import Schema, all_statements
+from otelite.store.clickhouse import parse_url
+from otelite.store.clickhouse_schema import Schema, all_statements
 from tests.conftest import stored_spans
 
 
@@ -61,7 +61,7 @@ def test_scalar_columns_are_apart_from_message_bodies(make_store):
 
 
 def test_retention_follows_the_configured_days(store_url, make_store):
-    from store import open_store
+    from otelite.store import open_store
 
     make_store().close()
     store = open_store(store_url + "&ttl_days=14")

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import sqlite_utils
 
-from store.model import SpanRow
-from store.schema import MIGRATIONS
-from store.sqlite import SQLiteStore
+from otelite.store.model import SpanRow
+from otelite.store.schema import MIGRATIONS
+from otelite.store.sqlite import SQLiteStore
 
 SCAN = """
 SELECT project_id, conversation_id, count(DISTINCT trace_id), count(*), sum(status = 'ERROR'),

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import pytest
 
-from collector.dialects import openllmetry, semconv_legacy
-from collector.genai import GenAI
-from proto.records import SpanEvent
+from otelite.collector.dialects import openllmetry, semconv_legacy
+from otelite.collector.genai import GenAI
+from otelite.proto.records import SpanEvent
 from tests.test_dialect_robustness import KEYS, VALUES, span
 
 GATED = [semconv_legacy, openllmetry]

@@ -11,8 +11,8 @@ import logging
 
 import pytest
 
-from collector.normalize import normalize
-from proto.records import SpanEvent, SpanRecord
+from otelite.collector.normalize import normalize
+from otelite.proto.records import SpanEvent, SpanRecord
 
 KEYS = [
     "gen_ai.operation.name",

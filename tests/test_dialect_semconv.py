@@ -14,7 +14,7 @@ import json
 import httpx
 import pytest
 
-from proto.encode import key_values  # OTLP-JSON AnyValues, structured as Go/JS/.NET SDKs send them
+from otelite.proto.encode import key_values  # OTLP-JSON AnyValues, structured as Go/JS/.NET SDKs send them
 from tests.openai_expected import ANSWER_MSG, ASSISTANT_CALL, SYSTEM_MSG, TOOL_DEFINITION, TOOL_MSG, USER_MSG
 from tests.openai_stub import OpenAIStub, openai_client, stored_spans, weather_chat
 

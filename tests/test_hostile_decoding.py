@@ -23,10 +23,10 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyVa
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span, Status
 
-from collector.normalize import normalize
-from proto import DecodedRequest, DecodeError, SpanRecord, ValueLimits, decode_json, decode_protobuf
-from proto.decode import DROPPED_ATTRIBUTE, MAX_TIME_NS, TRUNCATED_ATTRIBUTE, TRUNCATED_DEPTH
-from store import open_store
+from otelite.collector.normalize import normalize
+from otelite.proto import DecodedRequest, DecodeError, SpanRecord, ValueLimits, decode_json, decode_protobuf
+from otelite.proto.decode import DROPPED_ATTRIBUTE, MAX_TIME_NS, TRUNCATED_ATTRIBUTE, TRUNCATED_DEPTH
+from otelite.store import open_store
 
 # Small limits, so that generated values cross them often.
 LIMITS = ValueLimits(max_attribute_bytes=64, max_attributes_per_span=6)

@@ -23,7 +23,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from collector.ingest_workers import IngestWorkers
+from otelite.collector.ingest_workers import IngestWorkers
 from tests.conftest import read_db
 from tests.test_backpressure import wait_for
 from tests.test_ingest_errors import grpc_export, sdk_spans
@@ -142,8 +142,8 @@ def test_stop_lets_workers_commit_what_they_took_then_ends_them(make_server):
 
 
 def _rows(spans, project: str = "default"):
-    from collector.normalize import normalize
-    from proto import decode_protobuf
+    from otelite.collector.normalize import normalize
+    from otelite.proto import decode_protobuf
 
     decoded = decode_protobuf(encode_spans(spans).SerializeToString())
     return [normalize(span, project) for span in decoded.spans]
@@ -168,7 +168,7 @@ def _stored(path) -> list[list[tuple]]:
     ["children and root in separate requests", "root first, then a late child", "a retried span", "two traces, one request each"],
 )
 def test_merged_requests_are_stored_as_one_batch_would_be(tmp_path, case):
-    from store.sqlite import SQLiteStore, encode_spans as encode, merge_encoded
+    from otelite.store.sqlite import SQLiteStore, encode_spans as encode, merge_encoded
 
     one, two = turn_spans("conv-a"), turn_spans("conv-b")
     earlier: list = []

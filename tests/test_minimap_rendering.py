@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 from opentelemetry import trace
 
-from store.base import render_minimap
+from otelite.store.base import render_minimap
 
 T0 = 1_750_000_000_000_000_000
 MS = 1_000_000

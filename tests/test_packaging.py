@@ -14,12 +14,20 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("otelite", "proto", "collector", "api", "store")
+# Where each part of the one import name lives in the repository.
+FOLDERS = {"otelite": "otelite", "otelite.proto": "proto", "otelite.collector": "collector", "otelite.api": "api", "otelite.store": "store"}
 
 
-def test_pyproject_ships_exactly_these_packages():
-    include = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]["include"]
-    assert sorted(include) == sorted([*PACKAGES, *(f"{p}.*" for p in PACKAGES)])
+def test_pyproject_maps_each_part_of_otelite_to_its_folder():
+    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    assert setuptools["package-dir"] == FOLDERS
+    # Every package under those folders is listed (a missing one would not be shipped).
+    found = {
+        ".".join([name, *path.parent.relative_to(ROOT / folder).parts])
+        for name, folder in FOLDERS.items()
+        for path in (ROOT / folder).rglob("__init__.py")
+    }
+    assert sorted(setuptools["packages"]) == sorted(found)
 
 
 def test_the_wheel_has_every_module_and_static_file(tmp_path: Path):
@@ -36,10 +44,11 @@ def test_the_wheel_has_every_module_and_static_file(tmp_path: Path):
     (wheel,) = tmp_path.glob("otelite-*.whl")
     shipped = set(zipfile.ZipFile(wheel).namelist())
     expected = {
-        path.relative_to(ROOT).as_posix()
-        for package in PACKAGES
-        for path in (ROOT / package).rglob("*")
+        "/".join([*name.split("."), path.relative_to(ROOT / folder).as_posix()])
+        for name, folder in FOLDERS.items()
+        for path in (ROOT / folder).rglob("*")
         if path.is_file() and "__pycache__" not in path.parts and (path.suffix == ".py" or "static" in path.parts)
     }
     assert expected - shipped == set()
-    assert not any(name.startswith(("tests/", "bench/", "fuzz/", "docs/")) for name in shipped)
+    # One import name: nothing at the top of site-packages but otelite and its metadata.
+    assert {name.split("/")[0] for name in shipped} == {"otelite", "otelite-0.1.0.dist-info"}

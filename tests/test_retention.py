@@ -11,7 +11,7 @@ import pytest
 
 from otelite import cli
 from otelite.retention import NS_PER_DAY, Retention
-from store import SpanRow, open_store
+from otelite.store import SpanRow, open_store
 from tests.conftest import read_db
 
 NOW = time.time_ns()

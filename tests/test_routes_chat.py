@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from api.models import AgentConversationChatRes
+from otelite.api.models import AgentConversationChatRes
 from tests.agent_conversation import PROJECT, Recorder, at
 from tests.conftest import ALL_CLIENTS, BACKENDS
 

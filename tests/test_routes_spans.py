@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
-from api.models import AgentConversationSpansRes
-from store.sqlite import MINIMAP
+from otelite.api.models import AgentConversationSpansRes
+from otelite.store.sqlite import MINIMAP
 from tests.agent_conversation import PROJECT, Recorder
 from tests.conftest import ALL_CLIENTS, BACKENDS
 
@@ -151,7 +151,7 @@ def test_minimap_on_clickhouse_reads_only_scalar_columns_by_primary_key(conversa
     """ClickHouse's own plan for the mini-map: it reads `spans` (scalar columns only,
     looked up by its primary key (project_id, trace_id) for the conversations' traces)
     and the small trace -> conversation mapping; never span_details."""
-    from store.clickhouse import RESOLVED_CONVERSATION, conversation_spans_sql
+    from otelite.store.clickhouse import RESOLVED_CONVERSATION, conversation_spans_sql
 
     store = server.store
     sql = conversation_spans_sql(

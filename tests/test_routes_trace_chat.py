@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from api.models import AgentTraceChatRes
+from otelite.api.models import AgentTraceChatRes
 from tests.agent_conversation import PROJECT
 from tests.conftest import BACKENDS
 from tests.test_routes_chat import expected_turns

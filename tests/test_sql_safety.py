@@ -20,15 +20,21 @@ SQL_CALLS = {"execute", "executemany", "executescript", "query", "execute_return
 MARK = "# sql-safe:"
 
 
+# Each part of the one import name and its folder (pyproject.toml's package-dir).
+FOLDERS: dict[str, str] = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-dir"]
+
+
 def package_files() -> list[Path]:
-    """Every module of the packages pyproject.toml ships (its top-level names; the
-    `name.*` patterns beside them are their subpackages, found by rglob)."""
-    include = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]["include"]
-    return sorted(p for package in include if "*" not in package for p in (ROOT / package).rglob("*.py"))
+    """Every module of the packages pyproject.toml ships (each folder it maps, with its subpackages)."""
+    return sorted(p for folder in FOLDERS.values() for p in (ROOT / folder).rglob("*.py"))
 
 
 def module_name(path: Path) -> str:
-    return ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+    """The import name of a module file: `store/sqlite.py` is `otelite.store.sqlite`."""
+    folder = path.relative_to(ROOT).parts[0]
+    package = next(name for name, mapped in FOLDERS.items() if mapped == folder)
+    rest = path.relative_to(ROOT / folder).with_suffix("").parts
+    return ".".join([package, *rest]).removesuffix(".__init__")
 
 
 def all_constants(files: list[Path]) -> dict[Path, set[str]]:

@@ -13,7 +13,7 @@ import threading
 import pytest
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from store.model import SpanRow
+from otelite.store.model import SpanRow
 from tests.conftest import ALL_CLIENTS, stored_spans
 
 pytestmark = pytest.mark.backends(*ALL_CLIENTS)
@@ -162,7 +162,7 @@ def test_export_from_one_backend_imports_into_another(server, make_provider, sto
     copy = tmp_path / "copy.db"
     assert main(["import", str(exported), "--db", str(copy)]) == 0
 
-    from store.sqlite import SQLiteStore
+    from otelite.store.sqlite import SQLiteStore
 
     imported = SQLiteStore(copy)
     try:
@@ -214,7 +214,7 @@ def test_the_conversation_list_agrees_with_sqlite_through_retries_rewrites_and_a
     # test_conversation_stats.py's random walk (retries, re-exports with other values,
     # children before the span naming the conversation), written to this backend and to
     # SQLite: every page of the list, and every search, reads the same.
-    from store.sqlite import SQLiteStore
+    from otelite.store.sqlite import SQLiteStore
     from tests.test_conversation_stats import random_span
 
     rng = random.Random(11)
@@ -257,7 +257,7 @@ def test_the_conversation_list_agrees_with_sqlite_through_retries_rewrites_and_a
 
 def test_prune_removes_whole_old_traces_with_their_rows_and_feedback(make_store, store_url, capsys):
     # test_retention.py's case, read back through the Store interface on every backend.
-    from store.model import Feedback
+    from otelite.store.model import Feedback
     from tests.test_retention import NOW, span
 
     day = 86_400 * 10**9

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from api.routes import conversation_list, conversations, feedback
+from otelite.api.routes import conversation_list, conversations, feedback
 
 
 def api_routes() -> list[BaseRoute]:

@@ -12,11 +12,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from api.auth import may_read
-from api.http import JSONResponse, read_body, rfc3339, to_ns
-from api.models import AgentConversationsReq
-from store.base import Store
-from store.model import ConversationSummary, ProjectSummary
+from otelite.api.auth import may_read
+from otelite.api.http import JSONResponse, read_body, rfc3339, to_ns
+from otelite.api.models import AgentConversationsReq
+from otelite.store.base import Store
+from otelite.store.model import ConversationSummary, ProjectSummary
 
 
 def conversation_json(summary: ConversationSummary) -> dict[str, Any]:

@@ -12,11 +12,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from api import chat
-from api.http import JSONResponse, read_body, to_ns
-from api.models import AgentConversationChatReq, AgentConversationSpansReq, AgentTraceChatReq
-from store.base import Store
-from store.model import DetailedSpan
+from otelite.api import chat
+from otelite.api.http import JSONResponse, read_body, to_ns
+from otelite.api.models import AgentConversationChatReq, AgentConversationSpansReq, AgentTraceChatReq
+from otelite.store.base import Store
+from otelite.store.model import DetailedSpan
 
 
 async def conversation_spans(request: Request) -> Response:

@@ -10,10 +10,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from api.http import JSONResponse, read_body, read_query, rfc3339
-from api.models import AgentFeedbackCreateReq, AgentFeedbackDeleteQuery
-from store.base import Store
-from store.model import Feedback
+from otelite.api.http import JSONResponse, read_body, read_query, rfc3339
+from otelite.api.models import AgentFeedbackCreateReq, AgentFeedbackDeleteQuery
+from otelite.store.base import Store
+from otelite.store.model import Feedback
 
 
 async def create_feedback(request: Request) -> Response:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from collector.dialects import openai_agents, openinference, openllmetry, semconv, semconv_legacy, vercel_ai
-from collector.genai import GenAI
-from proto.records import SpanRecord
+from otelite.collector.dialects import openai_agents, openinference, openllmetry, semconv, semconv_legacy, vercel_ai
+from otelite.collector.genai import GenAI
+from otelite.proto.records import SpanRecord
 
 Adapter = Callable[[SpanRecord, GenAI], None]
 

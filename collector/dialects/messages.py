@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from collector.genai import Message, Part, as_json_value, as_str, as_text
+from otelite.collector.genai import Message, Part, as_json_value, as_str, as_text
 
 
 def unflatten(attrs: dict[str, Any], prefix: str) -> Any:

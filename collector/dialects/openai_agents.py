@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from collector.dialects.messages import as_items, message_from_event, openai_messages
-from collector.genai import GenAI, Message, as_int, as_json_value, as_str, as_text
-from proto.records import SpanRecord
+from otelite.collector.dialects.messages import as_items, message_from_event, openai_messages
+from otelite.collector.genai import GenAI, Message, as_int, as_json_value, as_str, as_text
+from otelite.proto.records import SpanRecord
 
 OPENINFERENCE_SCOPE = "openinference.instrumentation.openai_agents"
 HANDOFF_PREFIX = "handoff to "

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from collector.dialects.messages import media_part, openai_messages, tool_definition, unflatten
-from collector.genai import GenAI, Message, Part, as_int, as_json_value, as_str, as_text
-from proto.records import SpanRecord
+from otelite.collector.dialects.messages import media_part, openai_messages, tool_definition, unflatten
+from otelite.collector.genai import GenAI, Message, Part, as_int, as_json_value, as_str, as_text
+from otelite.proto.records import SpanRecord
 
 KIND = "openinference.span.kind"
 

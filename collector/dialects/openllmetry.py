@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from collector.dialects.messages import as_items, openai_message, unflatten
-from collector.genai import GenAI, Message, as_int, as_json_value, as_str, as_text
-from proto.records import SpanRecord
+from otelite.collector.dialects.messages import as_items, openai_message, unflatten
+from otelite.collector.genai import GenAI, Message, as_int, as_json_value, as_str, as_text
+from otelite.proto.records import SpanRecord
 
 REQUEST_TYPES = {"chat": "chat", "completion": "text_completion", "embedding": "embeddings"}
 SPAN_KINDS = {"workflow": "invoke_workflow", "agent": "invoke_agent", "tool": "execute_tool"}

@@ -8,9 +8,9 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from collector.dialects.messages import openai_message
-from collector.genai import GenAI, Message, as_int, as_json_value, as_str, as_text, text_message
-from proto.records import SpanRecord
+from otelite.collector.dialects.messages import openai_message
+from otelite.collector.genai import GenAI, Message, as_int, as_json_value, as_str, as_text, text_message
+from otelite.proto.records import SpanRecord
 
 INFERENCE_DETAILS_EVENT = "gen_ai.client.inference.operation.details"
 HANDOFF_NAME = re.compile(r"^handoff from (?P<from_agent>.+?) to (?P<to_agent>.+)$")

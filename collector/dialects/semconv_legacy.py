@@ -11,9 +11,9 @@
 
 from __future__ import annotations
 
-from collector.dialects.messages import event_body, message_from_event, openai_messages
-from collector.genai import GenAI, Message, as_int
-from proto.records import SpanRecord
+from otelite.collector.dialects.messages import event_body, message_from_event, openai_messages
+from otelite.collector.genai import GenAI, Message, as_int
+from otelite.proto.records import SpanRecord
 
 PROMPT_EVENT = "gen_ai.content.prompt"
 COMPLETION_EVENT = "gen_ai.content.completion"

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from collector.dialects.messages import as_items, content_parts, media_part, tool_definition
-from collector.genai import GenAI, Message, Part, as_int, as_json_value, as_str, as_text
-from proto.records import SpanRecord
+from otelite.collector.dialects.messages import as_items, content_parts, media_part, tool_definition
+from otelite.collector.genai import GenAI, Message, Part, as_int, as_json_value, as_str, as_text
+from otelite.proto.records import SpanRecord
 
 METADATA = "ai.telemetry.metadata."
 CONVERSATION_KEYS = ("conversationId", "sessionId", "threadId", "conversation_id", "session_id", "thread_id")
