@@ -18,7 +18,7 @@ from otelite.collector.writer import BatchWriter  # noqa: E402
 from otelite.config import Config, ConfigError, load_config  # noqa: E402
 from otelite.server import Otelite, is_loopback, preparer_for  # noqa: E402
 from otelite.transfer import export_lines, import_lines  # noqa: E402
-from otelite.store import open_store  # noqa: E402
+from otelite.store import Store, open_store  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,12 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "new-token":
         return _new_token()
     try:
-        config = load_config(
-            args.config,
-            db=args.db,
-            store=args.store,
-            **(_serve_flags(args) if args.command == "serve" else {}),
-        )
+        config = load_config(args.config, store=args.store, **(_serve_flags(args) if args.command == "serve" else {}))
     except (ConfigError, OSError) as exc:
         print(f"otelite: {exc}", file=sys.stderr)
         return 2
@@ -93,9 +88,11 @@ def _serve_flags(args: argparse.Namespace) -> dict[str, object]:
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", help="path to config.yaml")
-    parser.add_argument("--db", help="SQLite database path (default ./otelite.db)")
     parser.add_argument(
-        "--store", help="store URL instead of the SQLite file: clickhouse://user:pass@host:8123/db or chdb:///data/dir"
+        "--store",
+        "--db",
+        dest="store",
+        help="a SQLite file (default ./otelite.db), clickhouse://user:pass@host:8123/db or chdb:///data/dir",
     )
 
 
@@ -122,8 +119,12 @@ def _serve(config: Config, insecure: bool) -> int:
     return 0
 
 
+def _open(config: Config) -> Store:
+    return open_store(config.store, synchronous=config.synchronous)
+
+
 def _stats(config: Config) -> int:
-    store = open_store(config.store_url)
+    store = _open(config)
     try:
         print(f"database: {config.store_label}")
         print(f"spans: {store.count_spans()}")
@@ -133,7 +134,7 @@ def _stats(config: Config) -> int:
 
 
 def _export(config: Config, project: str | None, output: str | None) -> int:
-    store = open_store(config.store_url)
+    store = _open(config)
     try:
         with open(output, "wb") if output else nullcontext(sys.stdout.buffer) as out:
             for line in export_lines(store.iter_spans(project)):
@@ -144,7 +145,7 @@ def _export(config: Config, project: str | None, output: str | None) -> int:
 
 
 def _import(config: Config, path: str, project: str | None) -> int:
-    store = open_store(config.store_url, synchronous=config.synchronous)
+    store = _open(config)
     writer = BatchWriter(store)
     try:
         pipeline = Pipeline(writer, preparer_for(config))
@@ -174,7 +175,7 @@ def _prune(config: Config, older_than_ns: int | None, max_db_mb: int | None) -> 
     if older_than_ns is None and max_db_mb is None:
         print("otelite prune: give --older-than and/or --max-db-mb", file=sys.stderr)
         return 2
-    store = open_store(config.store_url)
+    store = _open(config)
     try:
         result = store.prune(
             older_than_ns=time.time_ns() - older_than_ns if older_than_ns is not None else None,
