@@ -20,6 +20,9 @@ from otelite.server import Otelite, is_loopback, preparer_for  # noqa: E402
 from otelite.transfer import export_lines, import_lines  # noqa: E402
 from otelite.store import Store, open_store  # noqa: E402
 
+# The defaults, for the help texts (they are written once, in otelite/config.py).
+DEFAULTS = Config()
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="otelite", description="OpenTelemetry collector and query API for AI-agent traces")
@@ -27,12 +30,14 @@ def main(argv: list[str] | None = None) -> int:
 
     serve = commands.add_parser("serve", help="receive OTLP traces and serve the API")
     _common(serve)
-    serve.add_argument("--grpc-port", type=int, help="OTLP/gRPC port (default 4317)")
-    serve.add_argument("--http-port", type=int, help="OTLP/HTTP and API port (default 4318)")
-    serve.add_argument("--host", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--grpc-port", type=int, help=f"OTLP/gRPC port (default {DEFAULTS.grpc_port})")
+    serve.add_argument("--http-port", type=int, help=f"OTLP/HTTP and API port (default {DEFAULTS.http_port})")
+    serve.add_argument("--host", help=f"address to bind (default {DEFAULTS.host})")
     serve.add_argument("--insecure", action="store_true", help="allow a non-loopback host without auth")
     serve.add_argument(
-        "--ingest-processes", type=int, help="worker processes for ingest (default 2 on SQLite; 0: all in this process)"
+        "--ingest-processes",
+        type=int,
+        help=f"worker processes for ingest (default {DEFAULTS.writer.processes} on SQLite; 0: all in this process)",
     )
 
     stats = commands.add_parser("stats", help="print what the database holds")
@@ -92,7 +97,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
         "--store",
         "--db",
         dest="store",
-        help="a SQLite file (default ./otelite.db), clickhouse://user:pass@host:8123/db or chdb:///data/dir",
+        help=f"a SQLite file (default {DEFAULTS.store}), clickhouse://user:pass@host:8123/db or chdb:///data/dir",
     )
 
 
