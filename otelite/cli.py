@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import re
+import sqlite3
 import sys
 import time
 from contextlib import nullcontext
@@ -72,16 +73,20 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(args.config, store=args.store, **(_serve_flags(args) if args.command == "serve" else {}))
     except (ConfigError, OSError) as exc:
         print(f"otelite: {exc}", file=sys.stderr)
-        return 2
-    if args.command == "serve":
-        return _serve(config, args.insecure)
-    if args.command == "export":
-        return _export(config, args.project, args.output)
-    if args.command == "import":
-        return _import(config, args.file, args.project)
-    if args.command == "prune":
-        return _prune(config, args.older_than, args.max_db_mb)
-    return _stats(config)
+        return 1
+    try:
+        if args.command == "serve":
+            return _serve(config, args.insecure)
+        if args.command == "export":
+            return _export(config, args.project, args.output)
+        if args.command == "import":
+            return _import(config, args.file, args.project)
+        if args.command == "prune":
+            return _prune(config, args.older_than, args.max_db_mb)
+        return _stats(config)
+    except StoreUnavailable as exc:
+        print(f"otelite: {exc}", file=sys.stderr)
+        return 1
 
 
 def _serve_flags(args: argparse.Namespace) -> dict[str, object]:
@@ -117,15 +122,30 @@ def _serve(config: Config, insecure: bool) -> int:
         return 2
     try:
         server = Otelite(config)
-    except OSError as exc:
+    except OSError as exc:  # a port taken, a directory that cannot be written
         print(f"otelite: {exc}", file=sys.stderr)
+        return 1
+    except (sqlite3.Error, ValueError) as exc:  # not a database, not a store URL
+        print(f"otelite: {config.store_label}: {exc}", file=sys.stderr)
         return 1
     server.serve()
     return 0
 
 
+# What opening a store (or binding the ports) raises for a path, file or URL that is not
+# usable: one line and exit status 1, not a traceback.
+OPEN_ERRORS = (OSError, sqlite3.Error, ValueError)
+
+
+class StoreUnavailable(Exception):
+    pass
+
+
 def _open(config: Config) -> Store:
-    return open_store(config.store, synchronous=config.synchronous)
+    try:
+        return open_store(config.store, synchronous=config.synchronous)
+    except OPEN_ERRORS as exc:
+        raise StoreUnavailable(f"{config.store_label}: {exc}") from None
 
 
 def _stats(config: Config) -> int:

@@ -162,7 +162,13 @@ def load_config(path: str | Path | None = None, env: typing.Mapping[str, str] | 
     env = os.environ if env is None else env
     layers: list[tuple[str, dict[str, Any]]] = []
     if path is not None:
-        document = yaml.safe_load(Path(path).read_text()) or {}
+        try:
+            document = yaml.safe_load(Path(path).read_text()) or {}
+        except yaml.MarkedYAMLError as exc:
+            where = f" (line {exc.problem_mark.line + 1})" if exc.problem_mark else ""
+            raise ConfigError(f"{path}: not YAML{where}: {exc.problem or exc.context}") from None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not YAML: {exc}") from None
         if not isinstance(document, dict):
             raise ConfigError(f"{path}: expected a mapping at the top level")
         layers.append((str(path), document))

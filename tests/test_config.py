@@ -108,10 +108,30 @@ def test_the_cli_takes_db_as_store_and_prints_a_bad_config_on_one_line(tmp_path:
     assert cli.main(["stats", "--db", str(db)]) == 0
     assert capsys.readouterr().out.splitlines() == [f"database: {db}", "spans: 0"]
     bad = config_file(tmp_path, "limits:\n  max_request_bytes: lots\n")
-    assert cli.main(["stats", "--config", str(bad), "--store", str(db)]) == 2
+    assert cli.main(["stats", "--config", str(bad), "--store", str(db)]) == 1
     assert capsys.readouterr().err == (
         f"otelite: {bad}: limits.max_request_bytes: Input should be a valid integer, unable to parse string as an integer\n"
     )
+    bad.write_text("limits:\n  max_request_bytes: [1\n")
+    assert cli.main(["serve", "--config", str(bad)]) == 1
+    assert capsys.readouterr().err == f"otelite: {bad}: not YAML (line 3): expected ',' or ']', but got '<stream end>'\n"
+    assert cli.main(["stats", "--config", str(tmp_path / "absent.yaml")]) == 1
+    assert capsys.readouterr().err.count("\n") == 1
+
+
+@pytest.mark.parametrize("command", ["serve", "stats", "prune"])
+def test_a_store_that_cannot_be_opened_is_one_line_and_status_1(tmp_path: Path, capsys, command: str):
+    not_a_database = tmp_path / "notes.txt"
+    not_a_database.write_text("not a database\n" * 100)
+    for store, problem in [
+        (str(not_a_database), "file is not a database"),
+        (str(tmp_path / "absent" / "x.db"), "unable to open database file"),
+        ("clickhouse://h/db;x", "not a plain ClickHouse identifier"),
+    ]:
+        flags = ["--grpc-port", "0", "--http-port", "0"] if command == "serve" else ["--older-than", "1d"] if command == "prune" else []
+        assert cli.main([command, "--store", store, *flags]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith(f"otelite: {store}: {problem}") and err.count("\n") == 1, err
 
 
 @pytest.mark.parametrize(
