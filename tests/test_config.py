@@ -90,6 +90,18 @@ def test_sections_merge_key_by_key_across_levels(tmp_path: Path):
     assert config.limits.max_attribute_bytes == Config().limits.max_attribute_bytes
 
 
+def test_users_and_tokens(tmp_path: Path):
+    path = config_file(
+        tmp_path,
+        f"users: [{{username: a, password_hash: '{PASSWORD_HASH}', read: '*'}}]\n"
+        f"ingest_tokens: [{{project: p, token_hash: 'sha256${'0' * 64}'}}]\n",
+    )
+    config = load_config(path, env={})
+    assert [(u.username, u.read, u.write) for u in config.users] == [("a", ["*"], [])]
+    assert [(t.project, t.token_hash) for t in config.ingest_tokens] == [("p", f"sha256${'0' * 64}")]
+    assert config.auth_configured and not Config().auth_configured
+
+
 def test_one_store_setting_with_the_old_db_names_as_aliases(tmp_path: Path):
     assert Config().store == "./otelite.db" and Config().sqlite_path == "./otelite.db"
     assert load_config(env={"OTELITE_DB": "old.db"}).store == "old.db"
