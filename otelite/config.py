@@ -146,7 +146,16 @@ class Config(Section):
 
 # Scalar settings that OTELITE_<NAME> may override (retention_interval_seconds: only in
 # the file; nobody tunes it per deployment).
-ENV_SETTINGS = ("host", "grpc_port", "http_port", "store", "default_project", "synchronous", "retention_days", "max_db_mb")
+ENV_SETTINGS = (
+    "host",
+    "grpc_port",
+    "http_port",
+    "store",
+    "default_project",
+    "synchronous",
+    "retention_days",
+    "max_db_mb",
+)
 # Old names: `store` was `db`. The --db flag, OTELITE_DB and load_config(db=...) still
 # mean it (unless `store` is given at the same level); config.yaml refuses `db:`,
 # naming the new key.

@@ -9,13 +9,13 @@ from dataclasses import MISSING, fields
 from pathlib import Path
 
 import pytest
-
-from otelite import cli
 from otelite.api.app import create_app
 from otelite.api.auth import AuthMiddleware
 from otelite.collector.pipeline import Preparer
-from otelite.config import ENV_SETTINGS, Config, ConfigError, load_config
 from otelite.proto import ValueLimits
+
+from otelite import cli
+from otelite.config import ENV_SETTINGS, Config, ConfigError, load_config
 from otelite.retention import Retention
 
 PASSWORD_HASH = "scrypt$16384$8$1$c2FsdA==$a2V5"
@@ -30,7 +30,10 @@ def config_file(tmp_path: Path, text: str) -> Path:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("limits:\n  max_request_bytes: lots\n", "config.yaml: limits.max_request_bytes: Input should be a valid integer"),
+        (
+            "limits:\n  max_request_bytes: lots\n",
+            "config.yaml: limits.max_request_bytes: Input should be a valid integer",
+        ),
         ("limits:\n  max_request_bytes: 0\n", "config.yaml: limits.max_request_bytes: Input should be greater than 0"),
         ("grpc_port: 70000\n", "config.yaml: grpc_port: Input should be less than or equal to 65535"),
         ("limits:\n  max_bytes: 1\n", "config.yaml: limits: unknown setting 'max_bytes' (known: max_request_bytes, "),
@@ -40,13 +43,22 @@ def config_file(tmp_path: Path, text: str) -> Path:
         ("store: ''\n", "config.yaml: store: String should have at least 1 character"),
         ("db: x.db\n", "config.yaml: unknown setting 'db': it is now 'store'"),
         ("users: [{username: a}]\n", "config.yaml: users[0]: password_hash is required"),
-        ("users: [{username: a, password_hash: hunter2}]\n", "config.yaml: users[0].password_hash: a password hash looks like"),
-        (f"users: [{{username: a, password_hash: '{PASSWORD_HASH}', read: ['']}}]\n", "config.yaml: users[0].read[0]: String"),
+        (
+            "users: [{username: a, password_hash: hunter2}]\n",
+            "config.yaml: users[0].password_hash: a password hash looks like",
+        ),
+        (
+            f"users: [{{username: a, password_hash: '{PASSWORD_HASH}', read: ['']}}]\n",
+            "config.yaml: users[0].read[0]: String",
+        ),
         (
             f"users: [{{username: a, password_hash: '{PASSWORD_HASH}'}}, {{username: a, password_hash: '{PASSWORD_HASH}'}}]\n",
             "config.yaml: users: a username appears twice",
         ),
-        ("ingest_tokens: [{project: p, token_hash: abc}]\n", "config.yaml: ingest_tokens[0].token_hash: a token hash looks like"),
+        (
+            "ingest_tokens: [{project: p, token_hash: abc}]\n",
+            "config.yaml: ingest_tokens[0].token_hash: a token hash looks like",
+        ),
         ("ingest_tokens: [{project: p}]\n", "config.yaml: ingest_tokens[0]: token_hash is required"),
     ],
 )
@@ -76,7 +88,10 @@ def test_a_bad_environment_variable_or_flag_is_named():
 
 
 def test_environment_values_are_parsed_and_only_the_listed_names_are_read():
-    env = {f"OTELITE_{name.upper()}": value for name, value in [("grpc_port", "1"), ("synchronous", "full"), ("max_db_mb", "5")]}
+    env = {
+        f"OTELITE_{name.upper()}": value
+        for name, value in [("grpc_port", "1"), ("synchronous", "full"), ("max_db_mb", "5")]
+    }
     config = load_config(env={**env, "OTELITE_RETENTION_INTERVAL_SECONDS": "1", "OTELITE_LIMITS": "x"})
     assert (config.grpc_port, config.synchronous, config.max_db_mb) == (1, "FULL", 5)
     assert config.retention_interval_seconds == Config().retention_interval_seconds
@@ -126,7 +141,9 @@ def test_the_cli_takes_db_as_store_and_prints_a_bad_config_on_one_line(tmp_path:
     )
     bad.write_text("limits:\n  max_request_bytes: [1\n")
     assert cli.main(["serve", "--config", str(bad)]) == 1
-    assert capsys.readouterr().err == f"otelite: {bad}: not YAML (line 3): expected ',' or ']', but got '<stream end>'\n"
+    assert (
+        capsys.readouterr().err == f"otelite: {bad}: not YAML (line 3): expected ',' or ']', but got '<stream end>'\n"
+    )
     assert cli.main(["stats", "--config", str(tmp_path / "absent.yaml")]) == 1
     assert capsys.readouterr().err.count("\n") == 1
 
@@ -140,7 +157,13 @@ def test_a_store_that_cannot_be_opened_is_one_line_and_status_1(tmp_path: Path, 
         (str(tmp_path / "absent" / "x.db"), "unable to open database file"),
         ("clickhouse://h/db;x", "not a plain ClickHouse identifier"),
     ]:
-        flags = ["--grpc-port", "0", "--http-port", "0"] if command == "serve" else ["--older-than", "1d"] if command == "prune" else []
+        flags = (
+            ["--grpc-port", "0", "--http-port", "0"]
+            if command == "serve"
+            else ["--older-than", "1d"]
+            if command == "prune"
+            else []
+        )
         assert cli.main([command, "--store", store, *flags]) == 1
         err = capsys.readouterr().err
         assert err.startswith(f"otelite: {store}: {problem}") and err.count("\n") == 1, err
