@@ -26,7 +26,8 @@ def create_app(
     extra_routes: Sequence[BaseRoute] = (),
     broadcaster: Broadcaster | None = None,
     authenticator: Authenticator | None = None,
-    max_body_bytes: int = 16 * 1024 * 1024,
+    *,
+    max_body_bytes: int,
 ) -> Starlette:
     """`broadcaster` feeds GET /agents/events; the composition root has the writer publish
     to it after each commit (without one, the stream stays open and quiet). With an

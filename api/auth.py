@@ -31,7 +31,7 @@ INGEST_PATHS = frozenset({"/v1/traces"})
 
 
 class AuthMiddleware:
-    def __init__(self, app: ASGIApp, authenticator: Authenticator, max_body_bytes: int = 16 * 1024 * 1024) -> None:
+    def __init__(self, app: ASGIApp, authenticator: Authenticator, max_body_bytes: int) -> None:
         self.app = app
         self.authenticator = authenticator
         self.max_body_bytes = max_body_bytes

@@ -238,13 +238,16 @@ def otelite_rows(bodies: list[bytes], directory: Path) -> dict[str, list[tuple]]
     """Every row otelite stores for these requests, table by table: written once by
     otelite's own store (outside any timing), then read back."""
     from otelite.collector.normalize import normalize
+    from otelite.config import Config
     from otelite.proto import decode_protobuf
     from otelite.store.sqlite import SQLiteStore
+
+    limits = Config().limits.value_limits()
 
     path = directory / "reference.db"
     store = SQLiteStore(path)
     for i in range(0, len(bodies), 50):
-        store.write_spans([normalize(span, "default") for body in bodies[i : i + 50] for span in decode_protobuf(body).spans])
+        store.write_spans([normalize(span, "default") for body in bodies[i : i + 50] for span in decode_protobuf(body, limits).spans])
     store.close()
     conn = sqlite3.connect(path)
     rows = {table: conn.execute(f"SELECT {NAMED_COLUMNS.get(table, '*')} FROM {table}").fetchall()  # sql-safe: constants
@@ -583,8 +586,11 @@ def profile(bodies: list[bytes], directory: Path, spans_per_request: int) -> Non
     from pyinstrument import Profiler
 
     from otelite.collector.normalize import normalize
+    from otelite.config import Config
     from otelite.proto import decode_protobuf
     from otelite.store import open_store
+
+    limits = Config().limits.value_limits()
 
     stage_costs(bodies, spans_per_request)
     store = open_store(str(directory / "profile.db"))
@@ -592,7 +598,7 @@ def profile(bodies: list[bytes], directory: Path, spans_per_request: int) -> Non
     started = time.perf_counter()
     with profiler:
         for i in range(0, len(bodies), 10):
-            rows = [normalize(span, "default") for body in bodies[i : i + 10] for span in decode_protobuf(body).spans]
+            rows = [normalize(span, "default") for body in bodies[i : i + 10] for span in decode_protobuf(body, limits).spans]
             store.write_spans(rows)
     elapsed = time.perf_counter() - started
     store.close()
@@ -607,8 +613,11 @@ def stage_costs(bodies: list[bytes], spans_per_request: int) -> None:
     import gc
 
     from otelite.collector.normalize import normalize
+    from otelite.config import Config
     from otelite.proto import decode_protobuf
     from otelite.store import sqlite as sqlite_store
+
+    limits = Config().limits.value_limits()
 
     spans = len(bodies) * spans_per_request
 
@@ -622,7 +631,7 @@ def stage_costs(bodies: list[bytes], spans_per_request: int) -> None:
     try:
         print("CPU per span by stage:")
         cost("protobuf parse only", lambda: [ExportTraceServiceRequest.FromString(b) for b in bodies])
-        records = cost("decode (to SpanRecords)", lambda: [s for b in bodies for s in decode_protobuf(b).spans])
+        records = cost("decode (to SpanRecords)", lambda: [s for b in bodies for s in decode_protobuf(b, limits).spans])
         rows = cost("normalise (all dialect adapters)", lambda: [normalize(s, "default") for s in records])
         cost("store row tuples + JSON (details)", lambda: [sqlite_store._details_params(r) for r in rows])
         with tempfile.TemporaryDirectory(prefix="otelite-stage-") as tmp:
@@ -635,7 +644,7 @@ def stage_costs(bodies: list[bytes], spans_per_request: int) -> None:
     import tracemalloc
 
     tracemalloc.start()
-    rows = [normalize(s, "default") for b in bodies[:20] for s in decode_protobuf(b).spans]
+    rows = [normalize(s, "default") for b in bodies[:20] for s in decode_protobuf(b, limits).spans]
     size, _ = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     print(f"  memory of a normalised row: {size / len(rows):,.0f} bytes/span "

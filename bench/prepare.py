@@ -31,9 +31,12 @@ sys.path.insert(0, str(ROOT / "bench"))
 from ingest import build_requests, machine  # noqa: E402
 
 from otelite.collector.normalize import normalize  # noqa: E402
-from otelite.collector.pipeline import Preparer  # noqa: E402
+from otelite.config import Config  # noqa: E402
 from otelite.proto import decode_protobuf  # noqa: E402
+from otelite.server import preparer_for  # noqa: E402
 from otelite.store.sqlite import encode_spans  # noqa: E402
+
+LIMITS = Config().limits.value_limits()
 
 
 def best(work: Callable[[], object], repeat: int, spans: int, collect: bool = False) -> tuple[float, float, object]:
@@ -61,14 +64,14 @@ def main() -> None:
     bodies = build_requests(args.requests)
     spans = len(bodies) * 100
 
-    decode, _, records = best(lambda: [s for b in bodies for s in decode_protobuf(b).spans], args.repeat, spans)
+    decode, _, records = best(lambda: [s for b in bodies for s in decode_protobuf(b, LIMITS).spans], args.repeat, spans)
     norm, _, rows = best(lambda: [normalize(s, "default") for s in records], args.repeat, spans)  # type: ignore[attr-defined]
     batches = [rows[i : i + 200] for i in range(0, len(rows), 200)]  # type: ignore[index, arg-type]
     encode, _, _ = best(lambda: [encode_spans(b) for b in batches], args.repeat, spans)
     print(f"stages  decode {decode:5.1f}  normalise {norm:5.1f}  encode_spans {encode:5.1f}"
           f"  total {decode + norm + encode:5.1f} us/span (best of {args.repeat}, GC off)")
 
-    preparer = Preparer()
+    preparer = preparer_for(Config())
 
     def worker() -> None:
         for body in bodies:

@@ -75,12 +75,7 @@ class Preparer:
     """Request body -> normalised rows: decode, pick each span's project, check the
     caller may write there, normalise. Pure work, no storage."""
 
-    def __init__(
-        self,
-        default_project: str = "default",
-        max_spans_per_request: int = 50_000,
-        value_limits: ValueLimits = ValueLimits(),
-    ) -> None:
+    def __init__(self, default_project: str, max_spans_per_request: int, value_limits: ValueLimits) -> None:
         self.default_project = default_project
         self.max_spans_per_request = max_spans_per_request
         self.value_limits = value_limits

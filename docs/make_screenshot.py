@@ -29,7 +29,7 @@ from tests.test_page import CHROMIUM_ARGS, find_chromium
 
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        server = Otelite(load_config(env={}, grpc_port=0, http_port=0, db=f"{tmp}/demo.db"))
+        server = Otelite(load_config(env={}, grpc_port=0, http_port=0, store=f"{tmp}/demo.db"))
         server.start()
         try:
             provider = TracerProvider(resource=Resource.create({"service.name": "demo-agent"}))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import re
+import sqlite3
 import sys
 import time
 from contextlib import nullcontext
@@ -18,7 +19,10 @@ from otelite.collector.writer import BatchWriter  # noqa: E402
 from otelite.config import Config, ConfigError, load_config  # noqa: E402
 from otelite.server import Otelite, is_loopback, preparer_for  # noqa: E402
 from otelite.transfer import export_lines, import_lines  # noqa: E402
-from otelite.store import open_store  # noqa: E402
+from otelite.store import Store, open_store  # noqa: E402
+
+# The defaults, for the help texts (they are written once, in otelite/config.py).
+DEFAULTS = Config()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,12 +31,14 @@ def main(argv: list[str] | None = None) -> int:
 
     serve = commands.add_parser("serve", help="receive OTLP traces and serve the API")
     _common(serve)
-    serve.add_argument("--grpc-port", type=int, help="OTLP/gRPC port (default 4317)")
-    serve.add_argument("--http-port", type=int, help="OTLP/HTTP and API port (default 4318)")
-    serve.add_argument("--host", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--grpc-port", type=int, help=f"OTLP/gRPC port (default {DEFAULTS.grpc_port})")
+    serve.add_argument("--http-port", type=int, help=f"OTLP/HTTP and API port (default {DEFAULTS.http_port})")
+    serve.add_argument("--host", help=f"address to bind (default {DEFAULTS.host})")
     serve.add_argument("--insecure", action="store_true", help="allow a non-loopback host without auth")
     serve.add_argument(
-        "--ingest-processes", type=int, help="worker processes for ingest (default 2 on SQLite; 0: all in this process)"
+        "--ingest-processes",
+        type=int,
+        help=f"worker processes for ingest (default {DEFAULTS.writer.processes} on SQLite; 0: all in this process)",
     )
 
     stats = commands.add_parser("stats", help="print what the database holds")
@@ -64,24 +70,23 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "new-token":
         return _new_token()
     try:
-        config = load_config(
-            args.config,
-            db=args.db,
-            store=args.store,
-            **(_serve_flags(args) if args.command == "serve" else {}),
-        )
+        config = load_config(args.config, store=args.store, **(_serve_flags(args) if args.command == "serve" else {}))
     except (ConfigError, OSError) as exc:
         print(f"otelite: {exc}", file=sys.stderr)
-        return 2
-    if args.command == "serve":
-        return _serve(config, args.insecure)
-    if args.command == "export":
-        return _export(config, args.project, args.output)
-    if args.command == "import":
-        return _import(config, args.file, args.project)
-    if args.command == "prune":
-        return _prune(config, args.older_than, args.max_db_mb)
-    return _stats(config)
+        return 1
+    try:
+        if args.command == "serve":
+            return _serve(config, args.insecure)
+        if args.command == "export":
+            return _export(config, args.project, args.output)
+        if args.command == "import":
+            return _import(config, args.file, args.project)
+        if args.command == "prune":
+            return _prune(config, args.older_than, args.max_db_mb)
+        return _stats(config)
+    except StoreUnavailable as exc:
+        print(f"otelite: {exc}", file=sys.stderr)
+        return 1
 
 
 def _serve_flags(args: argparse.Namespace) -> dict[str, object]:
@@ -93,9 +98,11 @@ def _serve_flags(args: argparse.Namespace) -> dict[str, object]:
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", help="path to config.yaml")
-    parser.add_argument("--db", help="SQLite database path (default ./otelite.db)")
     parser.add_argument(
-        "--store", help="store URL instead of the SQLite file: clickhouse://user:pass@host:8123/db or chdb:///data/dir"
+        "--store",
+        "--db",
+        dest="store",
+        help=f"a SQLite file (default {DEFAULTS.store}), clickhouse://user:pass@host:8123/db or chdb:///data/dir",
     )
 
 
@@ -115,15 +122,34 @@ def _serve(config: Config, insecure: bool) -> int:
         return 2
     try:
         server = Otelite(config)
-    except OSError as exc:
+    except OSError as exc:  # a port taken, a directory that cannot be written
         print(f"otelite: {exc}", file=sys.stderr)
+        return 1
+    except (sqlite3.Error, ValueError) as exc:  # not a database, not a store URL
+        print(f"otelite: {config.store_label}: {exc}", file=sys.stderr)
         return 1
     server.serve()
     return 0
 
 
+# What opening a store (or binding the ports) raises for a path, file or URL that is not
+# usable: one line and exit status 1, not a traceback.
+OPEN_ERRORS = (OSError, sqlite3.Error, ValueError)
+
+
+class StoreUnavailable(Exception):
+    pass
+
+
+def _open(config: Config) -> Store:
+    try:
+        return open_store(config.store, synchronous=config.synchronous)
+    except OPEN_ERRORS as exc:
+        raise StoreUnavailable(f"{config.store_label}: {exc}") from None
+
+
 def _stats(config: Config) -> int:
-    store = open_store(config.store_url)
+    store = _open(config)
     try:
         print(f"database: {config.store_label}")
         print(f"spans: {store.count_spans()}")
@@ -133,7 +159,7 @@ def _stats(config: Config) -> int:
 
 
 def _export(config: Config, project: str | None, output: str | None) -> int:
-    store = open_store(config.store_url)
+    store = _open(config)
     try:
         with open(output, "wb") if output else nullcontext(sys.stdout.buffer) as out:
             for line in export_lines(store.iter_spans(project)):
@@ -144,7 +170,7 @@ def _export(config: Config, project: str | None, output: str | None) -> int:
 
 
 def _import(config: Config, path: str, project: str | None) -> int:
-    store = open_store(config.store_url, synchronous=config.synchronous)
+    store = _open(config)
     writer = BatchWriter(store)
     try:
         pipeline = Pipeline(writer, preparer_for(config))
@@ -174,7 +200,7 @@ def _prune(config: Config, older_than_ns: int | None, max_db_mb: int | None) -> 
     if older_than_ns is None and max_db_mb is None:
         print("otelite prune: give --older-than and/or --max-db-mb", file=sys.stderr)
         return 2
-    store = open_store(config.store_url)
+    store = _open(config)
     try:
         result = store.prune(
             older_than_ns=time.time_ns() - older_than_ns if older_than_ns is not None else None,

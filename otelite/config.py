@@ -1,47 +1,82 @@
-"""Configuration: defaults < config.yaml < OTELITE_* environment < command-line flags."""
+"""Configuration: defaults < config.yaml < OTELITE_* environment < command-line flags.
+
+Each setting and its default is written once, here; config.yaml shows the same values
+(tests/test_cli.py keeps them equal) and the components get every value from the
+composition root (otelite/server.py), with no defaults of their own.
+"""
 
 from __future__ import annotations
 
 import os
 import re
-from dataclasses import MISSING, dataclass, field, fields
+import typing
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from otelite.auth import parse_password_hash, parse_token_hash
+from otelite.proto import ValueLimits
 from otelite.store import CLICKHOUSE_SCHEMES, sqlite_path
 
+NonEmpty = Annotated[str, Field(min_length=1)]
+Port = Annotated[int, Field(ge=0, le=65535)]  # 0: any free port (tests)
+Positive = Annotated[int, Field(gt=0)]
+NotNegative = Annotated[int, Field(ge=0)]
 
-@dataclass(slots=True)
-class Limits:
-    max_request_bytes: int = 16 * 1024 * 1024
-    max_spans_per_request: int = 50_000
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class Limits(Section):
+    max_request_bytes: Positive = 16 * 1024 * 1024
+    max_spans_per_request: Positive = 50_000
     # Per string (or bytes) value: longer ones are cut and end with "...[truncated N
     # bytes]", and the span gets `otelite.truncated` listing the keys. 1 MiB, not less:
     # gen_ai.input.messages carries whole conversation histories.
-    max_attribute_bytes: int = 1024 * 1024
+    max_attribute_bytes: Positive = 1024 * 1024
     # Per attribute list (span, event, link, resource): the rest are dropped and
-    # counted in the span attribute `otelite.dropped_attributes_count`.
-    max_attributes_per_span: int = 1024
+    # counted in the span attribute `otelite.dropped_attributes_count` (a safety bound
+    # of docs/security.md, against a span with millions of tiny attributes).
+    max_attributes_per_span: Positive = 1024
+
+    def value_limits(self) -> ValueLimits:
+        return ValueLimits(self.max_attribute_bytes, self.max_attributes_per_span)
 
 
-@dataclass(slots=True)
-class User:
-    username: str
-    password_hash: str  # scrypt$n$r$p$salt$key, from `otelite hash-password`
-    read: list[str] = field(default_factory=list)  # projects to query; "*" = all
-    write: list[str] = field(default_factory=list)  # projects to ingest into; "*" = all
+def _projects(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value  # `read: "*"` means `read: ["*"]`
 
 
-@dataclass(slots=True)
-class IngestToken:
-    project: str
-    token_hash: str  # sha256$hex, from `otelite new-token`
+class User(Section):
+    username: NonEmpty
+    password_hash: NonEmpty  # scrypt$n$r$p$salt$key, from `otelite hash-password`
+    read: list[NonEmpty] = []  # projects to query; "*" = all
+    write: list[NonEmpty] = []  # projects to ingest into; "*" = all
+
+    _one_project = field_validator("read", "write", mode="before")(_projects)
+
+    @field_validator("password_hash")
+    @classmethod
+    def _a_password_hash(cls, value: str) -> str:
+        parse_password_hash(value)  # HashFormatError is a ValueError: pydantic reports it
+        return value
 
 
-@dataclass(slots=True)
-class WriterSettings:
+class IngestToken(Section):
+    project: NonEmpty
+    token_hash: NonEmpty  # sha256$hex, from `otelite new-token`
+
+    @field_validator("token_hash")
+    @classmethod
+    def _a_token_hash(cls, value: str) -> str:
+        parse_token_hash(value)
+        return value
+
+
+class WriterSettings(Section):
     # A queued span costs about 5x its protobuf size in Python objects (6 KB for a span
     # with 1 KB of messages): these bounds keep the queue and the batch being written
     # to about 200 MB for such spans (docs/performance.md).
@@ -55,155 +90,159 @@ class WriterSettings:
     max_queue_bytes: int = 64 * 1024 * 1024
 
 
-@dataclass(slots=True)
-class Config:
-    host: str = "127.0.0.1"
-    grpc_port: int = 4317
-    http_port: int = 4318
-    db: str = "./otelite.db"
-    # Where spans are stored when not the SQLite file `db`: `clickhouse://user:pass@host:8123/db`
-    # (options ?ttl_days=N&cluster=NAME) or `chdb:///data/dir` (ClickHouse in-process).
-    store: str = ""
-    default_project: str = "default"
-    # NORMAL survives kill -9 in WAL mode; FULL also survives power loss.
-    synchronous: str = "NORMAL"
-    limits: Limits = field(default_factory=Limits)
-    writer: WriterSettings = field(default_factory=WriterSettings)
+class Config(Section):
+    host: NonEmpty = "127.0.0.1"
+    grpc_port: Port = 4317
+    http_port: Port = 4318
+    # Where spans are stored: a SQLite file (a path, or sqlite:///path), or
+    # `clickhouse://user:pass@host:8123/db` (options ?ttl_days=N&cluster=NAME), or
+    # `chdb:///data/dir` (ClickHouse in-process).
+    store: NonEmpty = "./otelite.db"
+    default_project: NonEmpty = "default"
+    # SQLite only. NORMAL survives kill -9 in WAL mode; FULL also survives power loss.
+    synchronous: Literal["NORMAL", "FULL"] = "NORMAL"
+    limits: Limits = Limits()
+    writer: WriterSettings = WriterSettings()
     # Retention, enforced by a background thread (0 = off): traces whose newest span
     # started more than retention_days ago are deleted; above max_db_mb of used pages
     # the oldest traces are deleted until the database is under it.
-    retention_days: int = 0
-    max_db_mb: int = 0
-    retention_interval_seconds: float = 300.0
+    retention_days: NotNegative = 0
+    max_db_mb: NotNegative = 0
+    retention_interval_seconds: Annotated[float, Field(gt=0)] = 300.0
     # Auth: with any user or token configured, every route but /health needs credentials.
-    users: list[User] = field(default_factory=list)
-    ingest_tokens: list[IngestToken] = field(default_factory=list)
+    users: list[User] = []
+    ingest_tokens: list[IngestToken] = []
+
+    @field_validator("synchronous", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("users")
+    @classmethod
+    def _unique_usernames(cls, users: list[User]) -> list[User]:
+        names = [u.username for u in users]
+        if len(names) != len(set(names)):
+            raise ValueError("a username appears twice")
+        return users
 
     @property
     def auth_configured(self) -> bool:
         return bool(self.users or self.ingest_tokens)
 
     @property
-    def store_url(self) -> str:
-        """The store to open: `store` when set, else the SQLite file `db`."""
-        return self.store or self.db
-
-    @property
     def sqlite_path(self) -> str | None:
         """The SQLite file the store is, or None (ClickHouse, or an in-memory database)."""
-        if self.store_url.startswith(CLICKHOUSE_SCHEMES):
+        if self.store.startswith(CLICKHOUSE_SCHEMES):
             return None
-        path = sqlite_path(self.store_url)
+        path = sqlite_path(self.store)
         return None if path in ("", ":memory:") else path
 
     @property
     def store_label(self) -> str:
-        """`store_url` without any password, for printing."""
-        return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", self.store_url)
+        """`store` without any password, for printing."""
+        return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", self.store)
 
 
-# Scalar settings that OTELITE_<NAME> may override.
+# Scalar settings that OTELITE_<NAME> may override (retention_interval_seconds: only in
+# the file; nobody tunes it per deployment).
 ENV_SETTINGS = (
     "host",
     "grpc_port",
     "http_port",
-    "db",
     "store",
     "default_project",
     "synchronous",
     "retention_days",
     "max_db_mb",
-    "retention_interval_seconds",
 )
-# List settings, and the type of their items.
-LIST_ITEMS: dict[str, type] = {"users": User, "ingest_tokens": IngestToken}
+# Old names: `store` was `db`. The --db flag, OTELITE_DB and load_config(db=...) still
+# mean it (unless `store` is given at the same level); config.yaml refuses `db:`,
+# naming the new key.
+RENAMED = {"db": "store"}
 
 
 class ConfigError(ValueError):
     pass
 
 
-def load_config(path: str | Path | None = None, env: dict[str, str] | None = None, **flags: Any) -> Config:
+def load_config(path: str | Path | None = None, env: typing.Mapping[str, str] | None = None, **flags: Any) -> Config:
+    """Raises ConfigError with one line naming the source and the key of each problem."""
     env = os.environ if env is None else env
-    config = Config()
+    layers: list[tuple[str, dict[str, Any]]] = []
     if path is not None:
-        document = yaml.safe_load(Path(path).read_text()) or {}
+        try:
+            document = yaml.safe_load(Path(path).read_text()) or {}
+        except yaml.MarkedYAMLError as exc:
+            where = f" (line {exc.problem_mark.line + 1})" if exc.problem_mark else ""
+            raise ConfigError(f"{path}: not YAML{where}: {exc.problem or exc.context}") from None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not YAML: {exc}") from None
         if not isinstance(document, dict):
             raise ConfigError(f"{path}: expected a mapping at the top level")
-        _apply(config, document, str(path))
+        layers.append((str(path), document))
+    for old, new in RENAMED.items():
+        if (value := env.get(f"OTELITE_{old.upper()}")) is not None and f"OTELITE_{new.upper()}" not in env:
+            layers.append((f"OTELITE_{old.upper()}", {new: value}))
     for name in ENV_SETTINGS:
-        value = env.get(f"OTELITE_{name.upper()}")
-        if value is not None:
-            _apply(config, {name: value}, f"OTELITE_{name.upper()}")
-    _apply(config, {k: v for k, v in flags.items() if v is not None}, "command line")
+        if (value := env.get(f"OTELITE_{name.upper()}")) is not None:
+            layers.append((f"OTELITE_{name.upper()}", {name: value}))
+    flags = {k: v for k, v in flags.items() if v is not None}
+    for old, new in RENAMED.items():
+        if old in flags:
+            flags.setdefault(new, flags.pop(old))
+    layers.append(("command line", flags))
+
+    # Validated after each layer, so an error is reported against the layer that made it.
+    merged: dict[str, Any] = {}
+    config = Config()
+    for source, values in layers:
+        merged = _merge(merged, values)
+        try:
+            config = Config.model_validate(merged)
+        except ValidationError as exc:
+            raise ConfigError(f"{source}: " + "; ".join(_message(source, error) for error in exc.errors())) from None
     return config
 
 
-def _apply(target: Any, values: dict[str, Any], source: str) -> None:
-    known = {f.name: f for f in fields(target)}
-    for key, value in values.items():
-        if key not in known:
-            raise ConfigError(f"{source}: unknown setting {key!r} (known: {', '.join(known)})")
-        current = getattr(target, key)
-        if key in LIST_ITEMS:
-            setattr(target, key, _items(LIST_ITEMS[key], value, f"{source}: {key}"))
-        elif hasattr(current, "__dataclass_fields__"):
-            if not isinstance(value, dict):
-                raise ConfigError(f"{source}: {key} must be a mapping")
-            _apply(current, value, f"{source}: {key}")
-        elif isinstance(current, float):
-            try:
-                setattr(target, key, float(value))
-            except (TypeError, ValueError):
-                raise ConfigError(f"{source}: {key} must be a number, not {value!r}") from None
-        elif isinstance(current, int):
-            try:
-                setattr(target, key, int(value))
-            except (TypeError, ValueError):
-                raise ConfigError(f"{source}: {key} must be an integer, not {value!r}") from None
-        else:
-            setattr(target, key, str(value))
+def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """`update` over `base`; mappings are merged key by key, anything else replaced."""
+    merged = dict(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            value = _merge(merged[key], value)
+        merged[key] = value
+    return merged
 
 
-def _items(item_type: type, values: Any, source: str) -> list[Any]:
-    """A list of `item_type` from YAML mappings, every field checked."""
-    from otelite.auth import HashFormatError, parse_password_hash, parse_token_hash
+def _message(source: str, error: Any) -> str:
+    """`limits.max_request_bytes: Input should be a valid integer` (the source goes before)."""
+    *parents, last = error["loc"] or ("",)
+    where = _path(parents)
+    prefix = f"{where}: " if where else ""
+    if error["type"] == "extra_forbidden":
+        if not parents and last in RENAMED:
+            return f"unknown setting {last!r}: it is now {RENAMED[last]!r}"
+        return f"{prefix}unknown setting {last!r} (known: {', '.join(_fields_at(parents))})"
+    if error["type"] == "missing":
+        return f"{prefix}{last} is required"
+    message = error["msg"].removeprefix("Value error, ")
+    return message if source.startswith("OTELITE_") else f"{_path([*parents, last])}: {message}"
 
-    if not isinstance(values, list):
-        raise ConfigError(f"{source} must be a list")
-    items = []
-    for index, value in enumerate(values):
-        where = f"{source}[{index}]"
-        if not isinstance(value, dict):
-            raise ConfigError(f"{where} must be a mapping")
-        known = {f.name: f for f in fields(item_type)}
-        unknown = set(value) - set(known)
-        if unknown:
-            raise ConfigError(f"{where}: unknown setting(s) {', '.join(sorted(map(str, unknown)))} (known: {', '.join(known)})")
-        kwargs: dict[str, Any] = {}
-        for name, f in known.items():
-            if name not in value:
-                if f.default is MISSING and f.default_factory is MISSING:
-                    raise ConfigError(f"{where}: {name} is required")
-                continue
-            item = value[name]
-            if f.type == "list[str]":
-                if isinstance(item, str):
-                    item = [item]
-                if not isinstance(item, list) or not all(isinstance(v, str) and v for v in item):
-                    raise ConfigError(f"{where}: {name} must be a list of project ids")
-            elif not isinstance(item, str) or not item:
-                raise ConfigError(f"{where}: {name} must be a non-empty string")
-            kwargs[name] = item
-        try:
-            if "password_hash" in kwargs:
-                parse_password_hash(kwargs["password_hash"])
-            if "token_hash" in kwargs:
-                parse_token_hash(kwargs["token_hash"])
-        except HashFormatError as exc:
-            raise ConfigError(f"{where}: {exc}") from None
-        items.append(item_type(**kwargs))
-    names = [getattr(i, "username", None) for i in items]
-    if len([n for n in names if n]) != len({n for n in names if n}):
-        raise ConfigError(f"{source}: a username appears twice")
-    return items
+
+def _path(loc: list[Any]) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else f".{part}" if text else str(part)
+    return text
+
+
+def _fields_at(loc: list[Any]) -> list[str]:
+    """The setting names of the section at `loc` (Config, Limits, a User, ...)."""
+    model: Any = Config
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        annotation = model.model_fields[part].annotation
+        model = typing.get_args(annotation)[0] if typing.get_origin(annotation) is list else annotation
+    return list(model.model_fields)

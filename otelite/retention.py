@@ -22,9 +22,9 @@ class Retention:
     def __init__(
         self,
         store: Store,
-        retention_days: int = 0,
-        max_db_mb: int = 0,
-        interval_seconds: float = 300,
+        retention_days: int,
+        max_db_mb: int,
+        interval_seconds: float,
         clock: Callable[[], int] = time.time_ns,
     ) -> None:
         self.store = store

@@ -25,7 +25,6 @@ from otelite.collector.writer import BatchWriter
 from otelite.auth import Authenticator
 from otelite.config import Config
 from otelite.retention import Retention
-from otelite.proto import ValueLimits
 from otelite.store import open_store
 
 # How long in-flight gRPC exports get to finish on shutdown.
@@ -33,12 +32,7 @@ GRPC_GRACE_SECONDS = 30
 
 
 def preparer_for(config: Config) -> Preparer:
-    limits = config.limits
-    return Preparer(
-        config.default_project,
-        limits.max_spans_per_request,
-        ValueLimits(limits.max_attribute_bytes, limits.max_attributes_per_span),
-    )
+    return Preparer(config.default_project, config.limits.max_spans_per_request, config.limits.value_limits())
 
 
 def is_loopback(host: str) -> bool:
@@ -53,7 +47,7 @@ def is_loopback(host: str) -> bool:
 class Otelite:
     def __init__(self, config: Config) -> None:
         self.config = config
-        self.store = open_store(config.store_url, synchronous=config.synchronous)
+        self.store = open_store(config.store, synchronous=config.synchronous)
         limits = config.limits
         # Live updates: after each commit the writer tells the page's event streams.
         self.broadcaster = Broadcaster()

@@ -43,11 +43,8 @@ class ValueLimits:
     past the first `max_attributes_per_span` of a list are dropped and counted.
     """
 
-    max_attribute_bytes: int = 1024 * 1024
-    max_attributes_per_span: int = 1024
-
-
-DEFAULT_LIMITS = ValueLimits()
+    max_attribute_bytes: int
+    max_attributes_per_span: int
 
 
 class DecodeError(ValueError):
@@ -60,7 +57,7 @@ class DecodedRequest:
     rejected: list[str] = field(default_factory=list)  # one message per rejected span
 
 
-def decode_protobuf(body: bytes, limits: ValueLimits = DEFAULT_LIMITS) -> DecodedRequest:
+def decode_protobuf(body: bytes, limits: ValueLimits) -> DecodedRequest:
     request = ExportTraceServiceRequest()
     try:
         request.ParseFromString(body)
@@ -69,7 +66,7 @@ def decode_protobuf(body: bytes, limits: ValueLimits = DEFAULT_LIMITS) -> Decode
     return decode_request(request, limits)
 
 
-def decode_json(body: bytes, limits: ValueLimits = DEFAULT_LIMITS) -> DecodedRequest:
+def decode_json(body: bytes, limits: ValueLimits) -> DecodedRequest:
     try:
         document = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
@@ -84,7 +81,7 @@ def decode_json(body: bytes, limits: ValueLimits = DEFAULT_LIMITS) -> DecodedReq
     return decode_request(request, limits)
 
 
-def decode_request(request: ExportTraceServiceRequest, limits: ValueLimits = DEFAULT_LIMITS) -> DecodedRequest:
+def decode_request(request: ExportTraceServiceRequest, limits: ValueLimits) -> DecodedRequest:
     decoded = DecodedRequest()
     for resource_spans in request.resource_spans:
         resource_cuts = _Cuts(limits)
@@ -272,11 +269,11 @@ def _span_problem(trace_id: bytes, span_id: bytes, parent_span_id: bytes, start_
     return None
 
 
-def attributes_to_dict(attributes: Any, limits: ValueLimits = DEFAULT_LIMITS) -> Attributes:
+def attributes_to_dict(attributes: Any, limits: ValueLimits) -> Attributes:
     return _Cuts(limits).attributes(attributes)
 
 
-def any_value_to_python(value: AnyValue, limits: ValueLimits = DEFAULT_LIMITS) -> Any:
+def any_value_to_python(value: AnyValue, limits: ValueLimits) -> Any:
     return _Cuts(limits).value(value)
 
 

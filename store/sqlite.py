@@ -431,8 +431,8 @@ class _Checkpointer:
 class SQLiteStore:
     def __init__(self, path: str | Path, synchronous: str = "NORMAL") -> None:
         self.path = str(path)
-        if synchronous.upper() not in ("NORMAL", "FULL", "EXTRA"):
-            raise ValueError(f"synchronous must be NORMAL, FULL or EXTRA, not {synchronous!r}")
+        if synchronous.upper() not in ("NORMAL", "FULL"):
+            raise ValueError(f"synchronous must be NORMAL or FULL, not {synchronous!r}")
         self._synchronous = synchronous.upper()
         self._write_conn = self._connect()
         self._write_conn.execute("PRAGMA journal_mode = WAL")
@@ -454,7 +454,7 @@ class SQLiteStore:
         # isolation_level=None: we issue BEGIN/COMMIT ourselves, nothing implicit.
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
         conn.execute("PRAGMA busy_timeout = 30000")
-        conn.execute(f"PRAGMA synchronous = {self._synchronous}")  # sql-safe: one of NORMAL/FULL/EXTRA, checked in __init__
+        conn.execute(f"PRAGMA synchronous = {self._synchronous}")  # sql-safe: NORMAL or FULL, checked in __init__
         conn.execute("PRAGMA foreign_keys = ON")
         # The conversation stats triggers must see the delete that INSERT OR REPLACE
         # does on a re-exported span; SQLite fires it only with recursive triggers on.

@@ -62,7 +62,7 @@ def grpc_export(server, body: bytes, metadata: list[tuple[str, str]]) -> grpc.St
 
 
 def projects_of(server) -> dict[str, str]:
-    return {r["name"]: r["project_id"] for r in read_db(server.config.db, "SELECT name, project_id FROM spans")}
+    return {r["name"]: r["project_id"] for r in read_db(server.config.sqlite_path, "SELECT name, project_id FROM spans")}
 
 
 def test_otlp_http_needs_credentials_and_write_access(secured, make_provider):
@@ -152,7 +152,8 @@ def api(tmp_path):
     config = load_config(env={}, users=USERS, ingest_tokens=TOKENS)
     store = open_store(str(tmp_path / "api.db"))
     routes = [Route("/echo", echo, methods=["GET", "POST", "DELETE"]), WebSocketRoute("/live", live)]
-    app = create_app(store, routes, authenticator=Authenticator(config.users, config.ingest_tokens))
+    authenticator = Authenticator(config.users, config.ingest_tokens)
+    app = create_app(store, routes, authenticator=authenticator, max_body_bytes=config.limits.max_request_bytes)
     with TestClient(app) as client:
         yield client
     store.close()

@@ -81,13 +81,13 @@ def assert_nothing_lost(server, pending: list[threading.Thread], outcomes: dict[
         "third": "ExportTraceServiceResponse",
     }
     stored = "SELECT conversation_id, count(*) FROM spans GROUP BY 1 ORDER BY 1"
-    assert [tuple(r) for r in read_db(server.config.db, stored)] == [("first", 5), ("second", 5), ("third", 5)]
+    assert [tuple(r) for r in read_db(server.config.sqlite_path, stored)] == [("first", 5), ("second", 5), ("third", 5)]
 
     grpc_export(server, request("refused-grpc"))
     httpx.post(
         f"{server.http_url}/v1/traces", content=request("refused-http"), headers={"content-type": "application/x-protobuf"}
     ).raise_for_status()
-    assert [tuple(r) for r in read_db(server.config.db, stored)] == [
+    assert [tuple(r) for r in read_db(server.config.sqlite_path, stored)] == [
         ("first", 5),
         ("refused-grpc", 5),
         ("refused-http", 5),
@@ -99,7 +99,7 @@ def assert_nothing_lost(server, pending: list[threading.Thread], outcomes: dict[
 def test_a_full_write_queue_answers_unavailable_and_503_and_loses_nothing(make_server):
     # Room for two waiting requests of 5 spans; the writer's own batch is not queued.
     server = make_server(writer={"max_queue_spans": 2 * SPANS_PER_REQUEST, "processes": 0})
-    blocker = sqlite3.connect(server.config.db, isolation_level=None)
+    blocker = sqlite3.connect(server.config.sqlite_path, isolation_level=None)
     blocker.execute("BEGIN IMMEDIATE")  # another writer holds the lock: ours must wait
     outcomes: dict[str, object] = {}
     try:
@@ -125,7 +125,7 @@ def test_with_worker_processes_a_full_queue_answers_unavailable_and_loses_nothin
     bodies = {name: request(name) for name in ("first", "second", "third")}
     server = make_server(writer={"processes": 1, "max_queue_bytes": sum(map(len, bodies.values()))})
     assert server.workers is not None
-    blocker = sqlite3.connect(server.config.db, isolation_level=None)
+    blocker = sqlite3.connect(server.config.sqlite_path, isolation_level=None)
     blocker.execute("BEGIN IMMEDIATE")  # the worker takes the first request and waits on the lock
     outcomes: dict[str, object] = {}
     try:

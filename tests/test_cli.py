@@ -31,10 +31,11 @@ def free_port() -> int:
 
 def test_flags_override_environment_which_overrides_the_config_file(tmp_path: Path):
     config_file = tmp_path / "config.yaml"
-    config_file.write_text("grpc_port: 1111\nhttp_port: 2222\ndb: from-file.db\nlimits:\n  max_request_bytes: 1024\n")
-    env = {"OTELITE_HTTP_PORT": "3333", "OTELITE_DB": "from-env.db"}
-    config = load_config(config_file, env=env, db="from-flag.db")
-    assert (config.grpc_port, config.http_port, config.db) == (1111, 3333, "from-flag.db")
+    config_file.write_text("grpc_port: 1111\nhttp_port: 2222\nstore: from-file.db\nlimits:\n  max_request_bytes: 1024\n")
+    env = {"OTELITE_HTTP_PORT": "3333", "OTELITE_STORE": "from-env.db"}
+    config = load_config(config_file, env=env, store="from-flag.db")
+    assert (config.grpc_port, config.http_port, config.store) == (1111, 3333, "from-flag.db")
+    assert load_config(config_file, env=env).store == "from-env.db"
     assert config.limits.max_request_bytes == 1024
     assert config.host == "127.0.0.1" and config.default_project == "default"
 
@@ -117,7 +118,7 @@ def test_export_then_import_round_trips_spans_and_projects(server, make_provider
     _tree_of_three(make_provider(server, headers={"project_id": "beta"}).get_tracer("agent"), "conv-b")
     server.stop()
 
-    exported = run_cli("export", "--db", server.config.db)
+    exported = run_cli("export", "--db", server.config.sqlite_path)
     assert exported.returncode == 0, exported.stderr
     lines = exported.stdout.splitlines()
     assert len(lines) == 2  # one line per trace
@@ -128,10 +129,10 @@ def test_export_then_import_round_trips_spans_and_projects(server, make_provider
     assert imported.stdout.decode().strip() == "imported 6 spans, rejected 0"
 
     columns = "project_id, trace_id, span_id, parent_span_id, name, kind, start_ns, end_ns, status, conversation_id, operation_name"
-    original = read_db(server.config.db, f"SELECT {columns} FROM spans ORDER BY span_id")
+    original = read_db(server.config.sqlite_path, f"SELECT {columns} FROM spans ORDER BY span_id")
     assert [tuple(r) for r in read_db(copy, f"SELECT {columns} FROM spans ORDER BY span_id")] == [tuple(r) for r in original]
     details = "SELECT attributes, events, links, scope FROM span_details JOIN spans USING (id) ORDER BY span_id"
-    assert [tuple(r) for r in read_db(copy, details)] == [tuple(r) for r in read_db(server.config.db, details)]
+    assert [tuple(r) for r in read_db(copy, details)] == [tuple(r) for r in read_db(server.config.sqlite_path, details)]
     stats = run_cli("stats", "--db", str(copy))
     assert b"spans: 6" in stats.stdout
 

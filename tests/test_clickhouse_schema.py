@@ -152,9 +152,9 @@ def test_urls_select_and_configure_the_backend():
     with pytest.raises(ValueError, match="identifier"):
         parse_url("clickhouse://h/db;DROP")
     config = load_config(env={"OTELITE_STORE": "clickhouse://u:pw@h:8123/db"})
-    assert config.store_url == "clickhouse://u:pw@h:8123/db"
+    assert config.store == "clickhouse://u:pw@h:8123/db" and config.sqlite_path is None
     assert config.store_label == "clickhouse://u:***@h:8123/db"
-    assert load_config(env={}, db="x.db").store_url == "x.db"
+    assert load_config(env={}, db="x.db").store == "x.db"
 
 
 def test_serve_and_stats_take_the_store_flag(server, store_url, capsys):

@@ -63,7 +63,7 @@ def test_agents_run_with_handoff(instrumented):
     with OpenAIStub() as stub:
         assert run_agents(stub) == "It is sunny in Paris."
 
-    spans = stored_spans(instrumented.config.db)
+    spans = stored_spans(instrumented.config.sqlite_path)
     # The SDK's custom "task" / "turn" spans arrive as OpenInference CHAIN spans, which
     # have no GenAI operation: they keep their span name in the views.
     assert [(s["name"], s["operation_name"]) for s in spans] == [
@@ -148,7 +148,7 @@ def test_agents_run_with_handoff_through_logfire(logfire_instrumented):
     with OpenAIStub() as stub:
         assert run_agents(stub) == "It is sunny in Paris."
 
-    spans = stored_spans(logfire_instrumented.config.db)
+    spans = stored_spans(logfire_instrumented.config.sqlite_path)
     # Logfire names its spans by message template; the SDK's task/turn spans have no GenAI operation.
     assert [(s["name"], s["operation_name"], s["agent_name"]) for s in spans] == [
         ("OpenAI Agents trace: {name}", "invoke_workflow", None),
@@ -236,7 +236,7 @@ def test_chat_completions_model_generation_spans(any_bridge):
         result = asyncio.run(Runner.run(agent, "What is the weather in Paris?"))
     assert result.final_output == "It is sunny in Paris."
 
-    spans = stored_spans(any_bridge.config.db)
+    spans = stored_spans(any_bridge.config.sqlite_path)
     chats = [s for s in spans if s["operation_name"] == "chat"]
     assert len(chats) == 2
     assert [s["tool_name"] for s in spans if s["operation_name"] == "execute_tool"] == ["get_weather"]
@@ -266,7 +266,7 @@ def test_agents_run_reads_as_a_chat(instrumented):
 
     with OpenAIStub() as stub:
         run_agents(stub)
-    trace_id = stored_spans(instrumented.config.db)[0]["trace_id"]
+    trace_id = stored_spans(instrumented.config.sqlite_path)[0]["trace_id"]
     response = httpx.post(
         f"{instrumented.http_url}/agents/conversations/chat",
         json={"project_id": "default", "conversation_id": trace_id},

@@ -28,7 +28,7 @@ def test_openinference_llm_spans_are_normalised(instrumented):
     with OpenAIStub() as stub, using_session("session-42"):
         weather_chat(openai_client(stub))
 
-    first, second = stored_spans(instrumented.config.db)
+    first, second = stored_spans(instrumented.config.sqlite_path)
     for span in (first, second):
         assert span["name"] == "ChatCompletion"
         assert span["attributes"]["openinference.span.kind"] == "LLM"  # kept as sent
@@ -48,7 +48,7 @@ def test_without_a_session_each_trace_is_its_own_conversation(instrumented):
     with OpenAIStub() as stub:
         weather_chat(openai_client(stub))
 
-    spans = stored_spans(instrumented.config.db)
+    spans = stored_spans(instrumented.config.sqlite_path)
     assert len(spans) == 2
     # No session.id: nothing is invented; the store files each trace under its own id.
     assert [s["conversation_id"] for s in spans] == [s["trace_id"] for s in spans]

@@ -36,7 +36,7 @@ def test_traceloop_openai_instrumentation(instrumented):
     with OpenAIStub() as stub:
         weather_chat(openai_client(stub))
 
-    first, second = stored_spans(instrumented.config.db)
+    first, second = stored_spans(instrumented.config.sqlite_path)
     for span in (first, second):
         assert span["name"] == "openai.chat"
         assert (span["operation_name"], span["provider"]) == ("chat", "openai")
@@ -91,7 +91,7 @@ def test_flattened_prompt_and_traceloop_sdk_spans(server, make_provider):
                 }
             )
 
-    agent_row, llm_row, tool_row = stored_spans(server.config.db)
+    agent_row, llm_row, tool_row = stored_spans(server.config.sqlite_path)
     assert (agent_row["operation_name"], agent_row["agent_name"], agent_row["conversation_id"]) == (
         "invoke_agent",
         "weather_agent",

@@ -54,7 +54,7 @@ def test_openai_v2_latest_conventions_put_messages_on_the_span(server, openai_v2
     with OpenAIStub() as stub:
         weather_chat(openai_client(stub))
 
-    first, second = stored_spans(server.config.db)
+    first, second = stored_spans(server.config.sqlite_path)
     for span in (first, second):
         assert span["name"] == "chat gpt-4o-mini"
         assert (span["operation_name"], span["provider"]) == ("chat", "openai")
@@ -105,7 +105,7 @@ def test_openai_v2_default_mode_per_message_events(server, openai_v2):
     with OpenAIStub() as stub:
         weather_chat(openai_client(stub))
 
-    first, second = stored_spans(server.config.db)
+    first, second = stored_spans(server.config.sqlite_path)
     assert (first["operation_name"], first["provider"], first["request_model"]) == ("chat", "openai", "gpt-4o-mini")
     assert first["content"]["input_messages"] == [SYSTEM_MSG, USER_MSG]
     assert first["content"]["output_messages"] == [{**ASSISTANT_CALL, "finish_reason": "tool_calls"}]
@@ -182,7 +182,7 @@ def test_structured_anyvalue_messages_and_the_operation_details_event(server):
             ),
         ],
     )
-    structured, details = stored_spans(server.config.db)
+    structured, details = stored_spans(server.config.sqlite_path)
     assert (structured["conversation_id"], structured["reasoning_tokens"]) == ("conv-structured", 5)
     assert structured["content"] == {
         "input_messages": messages,
@@ -242,7 +242,7 @@ def test_older_prompt_completion_and_message_event_forms(server, make_provider):
             },
         )
 
-    events, plain, per_message = stored_spans(server.config.db)
+    events, plain, per_message = stored_spans(server.config.sqlite_path)
     assert (events["provider"], events["input_tokens"], events["output_tokens"]) == ("openai", 42, 17)
     assert events["content"] == {"input_messages": [USER_MSG], "output_messages": [ANSWER_MSG]}
     assert plain["content"] == {

@@ -112,7 +112,7 @@ def test_generate_text_with_a_tool_loop(server, make_provider):
             (61, 9, 3),
         )
 
-    outer_row, first, tool, second = stored_spans(server.config.db)
+    outer_row, first, tool, second = stored_spans(server.config.sqlite_path)
     assert [r["operation_name"] for r in (outer_row, first, tool, second)] == [
         "invoke_agent",
         "chat",
@@ -185,7 +185,7 @@ def test_ai_sdk_v4_names(server, make_provider):
             }
         )
 
-    stream, tool_row = stored_spans(server.config.db)
+    stream, tool_row = stored_spans(server.config.sqlite_path)
     assert (stream["operation_name"], stream["provider"], stream["conversation_id"]) == (
         "chat",
         "anthropic.messages",

@@ -219,7 +219,7 @@ def test_invalid_utf8_in_a_span_name_is_a_decode_error():
     )
     body = request.SerializeToString().replace(b"ABCD", b"\xff\xfe\xc3\x28")
     with pytest.raises(DecodeError):
-        decode_protobuf(body)
+        decode_protobuf(body, LIMITS)
 
 
 def test_nesting_far_deeper_than_protobuf_allows_is_a_decode_error():
@@ -240,14 +240,14 @@ def test_nesting_far_deeper_than_protobuf_allows_is_a_decode_error():
             )
         ]
     )
-    decoded = decode_protobuf(request.SerializeToString())
+    decoded = decode_protobuf(request.SerializeToString(), LIMITS)
     assert decoded.spans[0].attributes[TRUNCATED_ATTRIBUTE] == ["deep"]
     body = request.SerializeToString()
     # Wrap the request body itself in 5000 levels of length-delimited field 1.
     for _ in range(5000):
         body = b"\x0a" + _varint(len(body)) + body
     with pytest.raises(DecodeError):
-        decode_protobuf(body)
+        decode_protobuf(body, LIMITS)
 
 
 def _varint(n: int) -> bytes:
@@ -337,7 +337,7 @@ def test_bytes_that_are_not_json(store, body):
 )
 def test_json_bodies_that_must_be_refused_whole(body):
     with pytest.raises(DecodeError):
-        decode_json(body)
+        decode_json(body, LIMITS)
 
 
 def test_json_nan_double_and_wrong_length_ids_are_per_span():
@@ -358,7 +358,7 @@ def test_json_nan_double_and_wrong_length_ids_are_per_span():
             }
         ]
     }
-    decoded = decode_json(orjson.dumps(document))
+    decoded = decode_json(orjson.dumps(document), LIMITS)
     assert len(decoded.spans) == 1 and math.isnan(decoded.spans[0].attributes["x"])
     assert len(decoded.rejected) == 3
     assert "beyond the year 2262" in decoded.rejected[2]

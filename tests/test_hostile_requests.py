@@ -67,7 +67,7 @@ def snapshot(db: str) -> list[dict]:
 
 
 def test_hostile_burst_gets_clear_answers_and_leaves_earlier_data_alone(hostile_server, export, make_provider):
-    db = hostile_server.config.db
+    db = hostile_server.config.sqlite_path
     tracer = make_provider(hostile_server, headers={"project_id": "earlier"}).get_tracer("agent")
     with tracer.start_as_current_span("invoke_agent triage") as s:
         s.set_attribute("gen_ai.operation.name", "invoke_agent")

@@ -224,7 +224,7 @@ def test_an_oversized_request_is_resource_exhausted_and_413(make_server):
     assert response.status_code == 413
     # A request within the limit still goes through afterwards.
     assert grpc_export(server, encode_spans(sdk_spans(1)).SerializeToString()).partial_success.rejected_spans == 0
-    assert read_db(server.config.db, "SELECT count(*) AS n FROM spans")[0]["n"] == 1
+    assert read_db(server.config.sqlite_path, "SELECT count(*) AS n FROM spans")[0]["n"] == 1
 
 
 def test_too_many_spans_in_one_request(make_server):
@@ -284,7 +284,7 @@ def test_a_storage_failure_is_unavailable_and_later_exports_still_work(make_serv
     # in-process writer, whose connection the test can reach; with worker processes the
     # same refusal is shown by a worker dying mid-commit, tests/test_ingest_workers.py.)
     server = make_server(writer={"processes": 0})
-    blocker = sqlite3.connect(server.config.db, isolation_level=None, timeout=0)
+    blocker = sqlite3.connect(server.config.sqlite_path, isolation_level=None, timeout=0)
     blocker.execute("BEGIN EXCLUSIVE")  # holds the write lock
     writer_store = server.store
     writer_store._write_conn.execute("PRAGMA busy_timeout = 50")
@@ -297,6 +297,6 @@ def test_a_storage_failure_is_unavailable_and_later_exports_still_work(make_serv
         blocker.execute("ROLLBACK")
         blocker.close()
     grpc_export(server, encode_spans(sdk_spans(2, conversation="after")).SerializeToString())
-    assert [tuple(r) for r in read_db(server.config.db, "SELECT conversation_id, count(*) FROM spans GROUP BY 1")] == [
+    assert [tuple(r) for r in read_db(server.config.sqlite_path, "SELECT conversation_id, count(*) FROM spans GROUP BY 1")] == [
         ("after", 2)
     ]

@@ -72,9 +72,9 @@ def test_concurrent_exports_through_two_workers_land_in_their_conversations(make
     # Every span, children first included, is in the conversation its root named, and
     # the list route's stats (kept in the same transactions) agree.
     stored = "SELECT conversation_id, count(*), count(DISTINCT trace_id) FROM spans GROUP BY 1 ORDER BY 1"
-    assert [tuple(r) for r in read_db(server.config.db, stored)] == [(c, 15, 5) for c in conversations]
+    assert [tuple(r) for r in read_db(server.config.sqlite_path, stored)] == [(c, 15, 5) for c in conversations]
     stats = "SELECT conversation_id, turns, spans FROM conversation_stats ORDER BY 1"
-    assert [tuple(r) for r in read_db(server.config.db, stats)] == [(c, 5, 15) for c in conversations]
+    assert [tuple(r) for r in read_db(server.config.sqlite_path, stats)] == [(c, 5, 15) for c in conversations]
 
 
 def test_a_worker_that_dies_fails_only_its_requests_and_is_replaced(make_server):
@@ -106,7 +106,7 @@ def test_a_worker_that_dies_fails_only_its_requests_and_is_replaced(make_server)
     wait_for(lambda: server.workers.pids not in ([], [first]), "a new worker")
     grpc_export(server, encode_spans(sdk_spans(3, conversation="lost")).SerializeToString())  # the exporter's retry
     stored = "SELECT conversation_id, count(*) FROM spans GROUP BY 1 ORDER BY 1"
-    assert [tuple(r) for r in read_db(server.config.db, stored)] == [("before", 2), ("lost", 3)]
+    assert [tuple(r) for r in read_db(server.config.sqlite_path, stored)] == [("before", 2), ("lost", 3)]
 
 
 def test_stop_lets_workers_commit_what_they_took_then_ends_them(make_server):
@@ -129,7 +129,7 @@ def test_stop_lets_workers_commit_what_they_took_then_ends_them(make_server):
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)  # gone (and reaped)
     stored = "SELECT conversation_id, count(*) FROM spans GROUP BY 1 ORDER BY 1"
-    assert [tuple(r) for r in read_db(server.config.db, stored)] == [(c, 4) for c in sorted(acknowledged)]
+    assert [tuple(r) for r in read_db(server.config.sqlite_path, stored)] == [(c, 4) for c in sorted(acknowledged)]
     assert len(acknowledged) == 6
 
 
@@ -143,9 +143,10 @@ def test_stop_lets_workers_commit_what_they_took_then_ends_them(make_server):
 
 def _rows(spans, project: str = "default"):
     from otelite.collector.normalize import normalize
+    from otelite.config import Config
     from otelite.proto import decode_protobuf
 
-    decoded = decode_protobuf(encode_spans(spans).SerializeToString())
+    decoded = decode_protobuf(encode_spans(spans).SerializeToString(), Config().limits.value_limits())
     return [normalize(span, project) for span in decoded.spans]
 
 

@@ -10,6 +10,7 @@ import time
 import pytest
 
 from otelite import cli
+from otelite.config import load_config
 from otelite.retention import NS_PER_DAY, Retention
 from otelite.store import SpanRow, open_store
 from tests.conftest import read_db
@@ -130,14 +131,14 @@ def test_prune_cli(tmp_path, make_server, make_provider, capsys):
         root = tracer.start_span(f"turn {days_ago}d ago", start_time=start)
         root.set_attribute("gen_ai.conversation.id", "conv")
         root.end(end_time=start + 5_000_000)
-    assert len(read_db(server.config.db, "SELECT * FROM spans")) == 3
+    assert len(read_db(server.config.sqlite_path, "SELECT * FROM spans")) == 3
 
     # The server keeps running: the CLI prunes beside it, through SQLite's locking.
-    assert cli.main(["prune", "--db", server.config.db, "--older-than", "7d"]) == 0
+    assert cli.main(["prune", "--db", server.config.sqlite_path, "--older-than", "7d"]) == 0
     assert capsys.readouterr().out.startswith("pruned 2 traces (2 spans, 0 feedback)")
-    assert [r["name"] for r in read_db(server.config.db, "SELECT name FROM spans")] == ["turn 1d ago"]
+    assert [r["name"] for r in read_db(server.config.sqlite_path, "SELECT name FROM spans")] == ["turn 1d ago"]
     with pytest.raises(SystemExit) as refused:
-        cli.main(["prune", "--db", server.config.db, "--older-than", "seven days"])
+        cli.main(["prune", "--db", server.config.sqlite_path, "--older-than", "seven days"])
     assert refused.value.code == 2
     assert "is not a duration like 7d" in capsys.readouterr().err
 
@@ -166,20 +167,21 @@ def test_background_retention_prunes_while_ingest_goes_on(make_server, make_prov
                 pass
             s.end(end_time=start + 1000)
         deadline = time.monotonic() + 60
-        while read_db(server.config.db, "SELECT count(*) FROM spans WHERE name LIKE 'old %'")[0][0]:
+        while read_db(server.config.sqlite_path, "SELECT count(*) FROM spans WHERE name LIKE 'old %'")[0][0]:
             assert time.monotonic() < deadline, "retention did not prune the old spans"
             time.sleep(0.02)
     finally:
         stop.set()
         writer.join()
     assert server.retention.runs > 0
-    stored = {r["name"] for r in read_db(server.config.db, "SELECT name FROM spans")}
+    stored = {r["name"] for r in read_db(server.config.sqlite_path, "SELECT name FROM spans")}
     assert set(fresh_names) <= stored and fresh_names
 
 
 def test_retention_is_off_by_default(store):
-    assert not Retention(store).enabled
-    assert Retention(store, max_db_mb=1).enabled
+    config = load_config(env={})
+    assert not Retention(store, config.retention_days, config.max_db_mb, config.retention_interval_seconds).enabled
+    assert Retention(store, config.retention_days, 1, config.retention_interval_seconds).enabled
 
 
 def test_conversation_stats_and_search_follow_a_prune(server, make_provider):
@@ -213,4 +215,4 @@ def test_conversation_stats_and_search_follow_a_prune(server, make_provider):
     assert mixed["started_at"].startswith("2026-01-03")
     assert listing(search="Oslo")["conversations"] == [] and listing(search="Lima")["conversations"] == []
     assert [c["conversation_id"] for c in listing(search="Rome")["conversations"]] == ["conv-mixed"]
-    assert {r["trace_id"] for r in read_db(server.config.db, "SELECT DISTINCT trace_id FROM spans")} == {kept}
+    assert {r["trace_id"] for r in read_db(server.config.sqlite_path, "SELECT DISTINCT trace_id FROM spans")} == {kept}
