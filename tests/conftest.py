@@ -36,10 +36,6 @@ BACKENDS = ("sqlite", "chdb")
 ALL_CLIENTS = (*BACKENDS, "clickhouse")
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "backends(*names): run the test once per store backend named")
-
-
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     marker = metafunc.definition.get_closest_marker("backends")
     if marker is not None and "store_backend" in metafunc.fixturenames:
