@@ -197,16 +197,17 @@ def conversation(server, make_provider) -> Iterator[tuple[httpx.Client, Recorder
 
 
 @contextmanager
-def read_only(server: Otelite) -> Iterator[None]:
-    """Around the tests that share a filled server: none of them may write to it (spans,
-    projects, feedback on the shared conversation), or the last one fails at teardown."""
+def read_only(server: Otelite, module: str) -> Iterator[None]:
+    """Around the tests of `module` that share a filled server: none of them may write to it
+    (spans, projects, feedback on the shared conversation), or the fixture's teardown fails
+    (reported on the module's last test, or at the setup of the next backend's first)."""
 
     def contents() -> tuple[Any, ...]:
         return server.store.count_spans(), server.store.list_projects(), server.store.list_feedback(PROJECT, ["conv-1"])
 
     before = contents()
     yield
-    assert contents() == before, "a test wrote to the shared server: give it its own `server`"
+    assert contents() == before, f"a test of {module} wrote to its shared server: give that test its own `server`"
 
 
 @pytest.fixture(scope="module")
@@ -221,7 +222,7 @@ def shared_server(store_backend: str, tmp_path_factory: pytest.TempPathFactory, 
 
 
 @pytest.fixture(scope="module")
-def shared_conversation(shared_server: Otelite) -> Iterator[tuple[httpx.Client, Recorder]]:
+def shared_conversation(shared_server: Otelite, request: pytest.FixtureRequest) -> Iterator[tuple[httpx.Client, Recorder]]:
     """`conversation`, emitted once per module and backend into `shared_server`, for the
     tests that only read it."""
     provider = new_provider(shared_server, headers={"project_id": PROJECT})
@@ -229,7 +230,7 @@ def shared_conversation(shared_server: Otelite) -> Iterator[tuple[httpx.Client, 
         recorder = emit_conversation(provider)
     finally:
         provider.shutdown()
-    with read_only(shared_server), httpx.Client(base_url=shared_server.http_url) as client:
+    with read_only(shared_server, request.module.__name__), httpx.Client(base_url=shared_server.http_url) as client:
         yield client, recorder
 
 

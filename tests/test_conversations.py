@@ -59,7 +59,7 @@ def emit_two_conversations(server) -> None:
 def two_conversations(shared_server):
     """The module's shared server with `emit_two_conversations`, for tests that only read."""
     emit_two_conversations(shared_server)
-    with read_only(shared_server):
+    with read_only(shared_server, __name__):
         yield shared_server
 
 
