@@ -91,11 +91,6 @@ class Broadcaster:
         for subscriber in subscribers:
             self._deliver(subscriber, None)
 
-    @property
-    def subscriber_count(self) -> int:
-        with self._lock:
-            return len(self._subscribers)
-
     def subscribe(self, project_id: str | None, may_read: Callable[[str], bool] | None = None) -> _Subscriber | None:
         """A new subscriber on the running loop; None once closed."""
         subscriber = _Subscriber(asyncio.get_running_loop(), project_id, may_read)

@@ -32,7 +32,6 @@ class Retention:
         self.max_db_mb = max_db_mb
         self.interval_seconds = interval_seconds
         self.clock = clock
-        self.runs = 0  # completed passes, for tests and stats
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -52,7 +51,6 @@ class Retention:
                 break
         if total.traces:
             log.info("retention pruned %d traces (%d spans, %d feedback)", total.traces, total.spans, total.feedback)
-        self.runs += 1
         return total
 
     def start(self) -> None:

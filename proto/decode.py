@@ -269,14 +269,6 @@ def _span_problem(trace_id: bytes, span_id: bytes, parent_span_id: bytes, start_
     return None
 
 
-def attributes_to_dict(attributes: Any, limits: ValueLimits) -> Attributes:
-    return _Cuts(limits).attributes(attributes)
-
-
-def any_value_to_python(value: AnyValue, limits: ValueLimits) -> Any:
-    return _Cuts(limits).value(value)
-
-
 _ID_KEYS = ("traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_span_id")
 
 

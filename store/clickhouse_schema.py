@@ -235,8 +235,3 @@ TTL_TABLES = (("spans", "start_ns"), ("span_details", "start_ns"), ("trace_conve
 def bootstrap(s: Schema) -> list[str]:
     """What must exist before the applied version can be read."""
     return [s.create_database(), *s.migrations_table()]
-
-
-def all_statements(s: Schema) -> list[str]:
-    """Every DDL statement a fresh database gets, in order (for review and tests)."""
-    return [*bootstrap(s), *(statement for migration in MIGRATIONS for statement in migration(s))]

@@ -147,7 +147,7 @@ ORDER BY conversation_id, start_ns, span_id
 # The same walk of the covering index, with SQLite writing the route's JSON: one row
 # per conversation. The GROUP BY is served by that index scan, so each array is in
 # (start_ns, span_id) order, the mini-map order (SQLite < 3.44 has no ORDER BY inside
-# an aggregate; tests/test_query_speed.py checks the order).
+# an aggregate; tests/test_minimap_rendering.py checks the order).
 MINIMAP_JSON = """
 SELECT conversation_id,
        json_group_array(json_object('operation_name', COALESCE(operation_name, name), 'trace_id', trace_id,

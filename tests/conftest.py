@@ -8,6 +8,7 @@ import sqlite3
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -33,10 +34,6 @@ BACKENDS = ("sqlite", "chdb")
 # chdb path's, so it runs where the client itself matters (types, escaping, inserts,
 # long parameters), not every route test a third time.
 ALL_CLIENTS = (*BACKENDS, "clickhouse")
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "backends(*names): run the test once per store backend named")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -74,21 +71,38 @@ def clickhouse_http(chdb_path: Path) -> Iterator[Any]:
     server.stop()
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def store_backend(request: pytest.FixtureRequest) -> str:
-    """Which store `make_server` and `make_store` use: "sqlite" unless parametrised."""
+    """Which store `make_server`, `make_store` and `shared_server` use: "sqlite" unless
+    parametrised. Module-scoped (it holds nothing), so a module's shared server can be
+    one per backend; pytest then runs a module's tests grouped by backend."""
     return getattr(request, "param", "sqlite")
+
+
+def new_store_url(store_backend: str, directory: Path, request: pytest.FixtureRequest) -> str:
+    """A fresh, empty store of that backend: a file in `directory`, or a new database."""
+    if store_backend == "sqlite":
+        return str(directory / "otelite.db")
+    database = f"t_{uuid.uuid4().hex}"
+    if store_backend == "clickhouse":
+        return f"clickhouse://default@127.0.0.1:{request.getfixturevalue('clickhouse_http').port}/{database}"
+    return f"chdb://{request.getfixturevalue('chdb_path')}?database={database}"
 
 
 @pytest.fixture
 def store_url(store_backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
     """A fresh, empty store of the test's backend."""
-    if store_backend == "sqlite":
-        return str(tmp_path / "otelite.db")
-    database = f"t_{uuid.uuid4().hex}"
-    if store_backend == "clickhouse":
-        return f"clickhouse://default@127.0.0.1:{request.getfixturevalue('clickhouse_http').port}/{database}"
-    return f"chdb://{request.getfixturevalue('chdb_path')}?database={database}"
+    return new_store_url(store_backend, tmp_path, request)
+
+
+def start_server(directory: Path, store_backend: str, store_url: str, **settings: object) -> Otelite:
+    """otelite in-process on free ports, its store at `store_url` (SQLite: in `directory`)."""
+    settings.setdefault("db", str(directory / "otelite.db"))
+    if store_backend != "sqlite":
+        settings.setdefault("store", store_url)
+    server = Otelite(load_config(env={}, grpc_port=0, http_port=0, **settings))
+    server.start()
+    return server
 
 
 @pytest.fixture
@@ -113,13 +127,8 @@ def make_server(tmp_path: Path, store_backend: str, store_url: str) -> Iterator[
     started: list[Otelite] = []
 
     def make(**settings: object) -> Otelite:
-        settings.setdefault("db", str(tmp_path / "otelite.db"))
-        if store_backend != "sqlite":
-            settings.setdefault("store", store_url)
-        server = Otelite(load_config(env={}, grpc_port=0, http_port=0, **settings))
-        server.start()
-        started.append(server)
-        return server
+        started.append(start_server(tmp_path, store_backend, store_url, **settings))
+        return started[-1]
 
     yield make
     for server in started:
@@ -131,43 +140,46 @@ def server(make_server: Callable[..., Otelite]) -> Otelite:
     return make_server()
 
 
+def new_provider(
+    server: Otelite,
+    transport: str = "grpc",
+    headers: dict[str, str] | None = None,
+    resource: dict[str, str] | None = None,
+    compression: str | None = None,
+) -> TracerProvider:
+    """A real SDK TracerProvider exporting synchronously (SimpleSpanProcessor) to otelite:
+    each span is exported when it ends, so a test controls what arrives in which request."""
+    if transport == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc.exporter import Compression
+
+        exporter = GrpcExporter(
+            endpoint=f"127.0.0.1:{server.grpc_port}",
+            insecure=True,
+            headers=headers,
+            compression=Compression.Gzip if compression == "gzip" else None,
+        )
+    else:
+        from opentelemetry.exporter.otlp.proto.http import Compression
+
+        exporter = HttpExporter(
+            endpoint=f"{server.http_url}/v1/traces",
+            headers=headers,
+            compression=Compression.Gzip if compression == "gzip" else Compression.NoCompression,
+        )
+    provider = TracerProvider(resource=Resource.create({"service.name": "test-agent", **(resource or {})}))
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    return provider
+
+
 @pytest.fixture
 def make_provider() -> Iterator[Callable[..., TracerProvider]]:
-    """A real SDK TracerProvider exporting synchronously (SimpleSpanProcessor) to otelite.
-
-    `make_provider(server, transport="grpc"|"http", headers={...}, resource={...})`.
-    Each span is exported when it ends, so a test controls what arrives in which request.
-    """
+    """`make_provider(server, transport="grpc"|"http", headers={...}, resource={...},
+    compression=None|"gzip")`: a `new_provider`, shut down after the test."""
     providers: list[TracerProvider] = []
 
-    def make(
-        server: Otelite,
-        transport: str = "grpc",
-        headers: dict[str, str] | None = None,
-        resource: dict[str, str] | None = None,
-        compression: str | None = None,
-    ) -> TracerProvider:
-        if transport == "grpc":
-            from opentelemetry.exporter.otlp.proto.grpc.exporter import Compression
-
-            exporter = GrpcExporter(
-                endpoint=f"127.0.0.1:{server.grpc_port}",
-                insecure=True,
-                headers=headers,
-                compression=Compression.Gzip if compression == "gzip" else None,
-            )
-        else:
-            from opentelemetry.exporter.otlp.proto.http import Compression
-
-            exporter = HttpExporter(
-                endpoint=f"{server.http_url}/v1/traces",
-                headers=headers,
-                compression=Compression.Gzip if compression == "gzip" else Compression.NoCompression,
-            )
-        provider = TracerProvider(resource=Resource.create({"service.name": "test-agent", **(resource or {})}))
-        provider.add_span_processor(SimpleSpanProcessor(exporter))
-        providers.append(provider)
-        return provider
+    def make(server: Otelite, **options: Any) -> TracerProvider:
+        providers.append(new_provider(server, **options))
+        return providers[-1]
 
     yield make
     for provider in providers:
@@ -177,9 +189,48 @@ def make_provider() -> Iterator[Callable[..., TracerProvider]]:
 @pytest.fixture
 def conversation(server, make_provider) -> Iterator[tuple[httpx.Client, Recorder]]:
     """The four-turn agent conversation of tests/agent_conversation.py, exported to
-    project PROJECT through the real SDK, and an HTTP client for otelite's API."""
+    project PROJECT through the real SDK, and an HTTP client for otelite's API: on the
+    test's own server, for a test that writes (see `shared_conversation` for one that reads)."""
     recorder = emit_conversation(make_provider(server, headers={"project_id": PROJECT}))
     with httpx.Client(base_url=server.http_url) as client:
+        yield client, recorder
+
+
+@contextmanager
+def read_only(server: Otelite, module: str) -> Iterator[None]:
+    """Around the tests of `module` that share a filled server: none of them may write to it
+    (spans, projects, feedback on the shared conversation), or the fixture's teardown fails
+    (reported on the module's last test, or at the setup of the next backend's first)."""
+
+    def contents() -> tuple[Any, ...]:
+        return server.store.count_spans(), server.store.list_projects(), server.store.list_feedback(PROJECT, ["conv-1"])
+
+    before = contents()
+    yield
+    assert contents() == before, f"a test of {module} wrote to its shared server: give that test its own `server`"
+
+
+@pytest.fixture(scope="module")
+def shared_server(store_backend: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Otelite]:
+    """One otelite per test module and backend, for tests that only read: a module-scoped
+    fixture fills it once (`shared_conversation`, or a module's own) and holds it
+    `read_only`. A test that writes takes its own `server` instead."""
+    directory = tmp_path_factory.mktemp(f"shared-{store_backend}")
+    server = start_server(directory, store_backend, new_store_url(store_backend, directory, request))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def shared_conversation(shared_server: Otelite, request: pytest.FixtureRequest) -> Iterator[tuple[httpx.Client, Recorder]]:
+    """`conversation`, emitted once per module and backend into `shared_server`, for the
+    tests that only read it."""
+    provider = new_provider(shared_server, headers={"project_id": PROJECT})
+    try:
+        recorder = emit_conversation(provider)
+    finally:
+        provider.shutdown()
+    with read_only(shared_server, request.module.__name__), httpx.Client(base_url=shared_server.http_url) as client:
         yield client, recorder
 
 

@@ -7,8 +7,13 @@ import pytest
 from otelite.cli import main
 from otelite.config import load_config
 from otelite.store.clickhouse import parse_url
-from otelite.store.clickhouse_schema import Schema, all_statements
+from otelite.store.clickhouse_schema import MIGRATIONS, Schema, bootstrap
 from tests.conftest import stored_spans
+
+
+def all_statements(s: Schema) -> list[str]:
+    """Every DDL statement a fresh database gets, in order: what `open_store` runs."""
+    return [*bootstrap(s), *(statement for migration in MIGRATIONS for statement in migration(s))]
 
 
 @pytest.fixture

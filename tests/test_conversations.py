@@ -10,7 +10,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from tests.agent_turns import agent_turn, text
-from tests.conftest import BACKENDS
+from tests.conftest import BACKENDS, new_provider, read_only
 
 pytestmark = pytest.mark.backends(*BACKENDS)
 
@@ -36,10 +36,10 @@ def summary(conversation_id, turns, spans, errors, tokens_in, tokens_out, starte
     }
 
 
-@pytest.fixture
-def two_conversations(server, make_provider):
+def emit_two_conversations(server) -> None:
     """conv-paris: two turns (the second one's tool fails); conv-tokyo: one later turn."""
-    tracer = make_provider(server, headers={"project_id": "travel"}).get_tracer("agent")
+    provider = new_provider(server, headers={"project_id": "travel"})
+    tracer = provider.get_tracer("agent")
     agent_turn(tracer, "conv-paris", 0, "What is the weather in Paris?", "It is 18 degrees and sunny.")
     history = [text("user", "What is the weather in Paris?"), text("assistant", "It is 18 degrees and sunny.")]
     agent_turn(tracer, "conv-paris", 1_000, "And tomorrow?", "Probably rain.", history=history, tool_fails=True)
@@ -52,7 +52,15 @@ def two_conversations(server, make_provider):
         agent="travel-agent",
         model="gpt-4o-mini",
     )
-    return server
+    provider.shutdown()
+
+
+@pytest.fixture(scope="module")
+def two_conversations(shared_server):
+    """The module's shared server with `emit_two_conversations`, for tests that only read."""
+    emit_two_conversations(shared_server)
+    with read_only(shared_server, __name__):
+        yield shared_server
 
 
 def test_list_is_newest_first_with_stats_kept_at_ingest(two_conversations):
@@ -165,10 +173,11 @@ def test_a_trace_moves_from_its_fallback_conversation_to_the_named_one(server, m
     exporter.shutdown()
 
 
-def test_projects_route_lists_every_project(two_conversations, make_provider):
-    tracer = make_provider(two_conversations, headers={"project_id": "other"}).get_tracer("agent")
+def test_projects_route_lists_every_project(server, make_provider):
+    emit_two_conversations(server)
+    tracer = make_provider(server, headers={"project_id": "other"}).get_tracer("agent")
     agent_turn(tracer, "conv-x", 100, "Hi", "Hello")
-    response = httpx.get(f"{two_conversations.http_url}/agents/projects")
+    response = httpx.get(f"{server.http_url}/agents/projects")
     assert response.status_code == 200
     assert response.json() == {
         "projects": [
@@ -236,13 +245,13 @@ def test_projects_route_lists_every_project(two_conversations, make_provider):
         ),
     ],
 )
-def test_bad_requests_get_fastapi_shaped_422s(server, body, detail):
-    response = httpx.post(f"{server.http_url}/agents/conversations", json=body)
+def test_bad_requests_get_fastapi_shaped_422s(shared_server, body, detail):
+    response = httpx.post(f"{shared_server.http_url}/agents/conversations", json=body)
     assert response.status_code == 422
     assert response.json() == {"detail": detail}
 
 
-def test_a_body_that_is_not_json_is_a_422(server):
-    response = httpx.post(f"{server.http_url}/agents/conversations", content=b"{not json")
+def test_a_body_that_is_not_json_is_a_422(shared_server):
+    response = httpx.post(f"{shared_server.http_url}/agents/conversations", content=b"{not json")
     assert response.status_code == 422
     assert response.json()["detail"][0]["type"] == "json_invalid"

@@ -116,6 +116,8 @@ def test_kill_9_mid_stream_loses_no_acknowledged_span(tmp_path):
     streamer.wait_for_acks(15)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+    proc.stdout.close()
+    proc.stderr.close()
     streamer.finish()
     assert proc.returncode == -signal.SIGKILL
     assert streamer.acked_batches >= 15
@@ -128,6 +130,8 @@ def test_kill_9_mid_stream_loses_no_acknowledged_span(tmp_path):
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)
+        proc.stdout.close()
+        proc.stderr.close()
     assert streamer.acked <= stored
     assert len(streamer.acked) == 20 * streamer.acked_batches
     assert integrity(db) == "ok"

@@ -89,7 +89,7 @@ def test_feedback_on_an_unknown_conversation_shows_on_its_empty_entry(server):
     }
 
 
-def test_delete_needs_the_project(server):
-    response = httpx.delete(server.http_url + "/agents/feedback/some-id")
+def test_delete_needs_the_project(shared_server):
+    response = httpx.delete(shared_server.http_url + "/agents/feedback/some-id")
     assert response.status_code == 422
     assert response.json() == {"detail": [{"loc": ["query", "project_id"], "msg": "Field required", "type": "missing"}]}

@@ -70,4 +70,6 @@ def test_serve_in_a_folder_of_lookalike_packages_imports_none_of_them(tmp_path: 
     finally:
         server.terminate()
         server.wait(timeout=30)
+        server.stdout.close()
+        server.stderr.close()
     assert sorted(p.parent.name for p in tmp_path.rglob("IMPORTED")) == []

@@ -3,6 +3,7 @@ conversation link and feedback; in the background, by the CLI, and under a size 
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 import time
@@ -143,7 +144,8 @@ def test_prune_cli(tmp_path, make_server, make_provider, capsys):
     assert "is not a duration like 7d" in capsys.readouterr().err
 
 
-def test_background_retention_prunes_while_ingest_goes_on(make_server, make_provider):
+def test_background_retention_prunes_while_ingest_goes_on(make_server, make_provider, caplog):
+    caplog.set_level(logging.INFO, logger="otelite.retention")
     server = make_server(retention_days=7, retention_interval_seconds=0.01)
     old = make_provider(server, headers={"project_id": "p"}).get_tracer("old")
     fresh = make_provider(server, headers={"project_id": "p"}, transport="http").get_tracer("fresh")
@@ -173,7 +175,10 @@ def test_background_retention_prunes_while_ingest_goes_on(make_server, make_prov
     finally:
         stop.set()
         writer.join()
-    assert server.retention.runs > 0
+    # The background thread pruned them (not some other path), and says so once its pass ends.
+    while not any(r.threadName == "otelite-retention" and r.getMessage().startswith("retention pruned ") for r in caplog.records):
+        assert time.monotonic() < deadline, "the retention thread did not report its pass"
+        time.sleep(0.02)
     stored = {r["name"] for r in read_db(server.config.sqlite_path, "SELECT name FROM spans")}
     assert set(fresh_names) <= stored and fresh_names
 

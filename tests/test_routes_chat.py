@@ -156,8 +156,8 @@ def expected_turns(r: Recorder, fb: list | None = None) -> list[dict[str, Any]]:
 
 
 @pytest.mark.backends(*ALL_CLIENTS)
-def test_full_conversation_exact_json(conversation):
-    client, r = conversation
+def test_full_conversation_exact_json(shared_conversation):
+    client, r = shared_conversation
     assert chat(client) == {
         "conversation_id": "conv-1",
         "total_turns": 4,
@@ -187,8 +187,8 @@ def test_full_conversation_exact_json(conversation):
         (0, 4, [], False),
     ],
 )
-def test_paging_from_the_newest(conversation, limit, offset, pages, has_more):
-    client, r = conversation
+def test_paging_from_the_newest(shared_conversation, limit, offset, pages, has_more):
+    client, r = shared_conversation
     turns = expected_turns(r)
     assert chat(client, limit=limit, offset=offset) == {
         "conversation_id": "conv-1",
@@ -201,16 +201,16 @@ def test_paging_from_the_newest(conversation, limit, offset, pages, has_more):
     }
 
 
-def test_a_page_never_repeats_history_it_did_not_show(conversation):
+def test_a_page_never_repeats_history_it_did_not_show(shared_conversation):
     """Page 2..3 alone still shows only each turn's new input (the turn before the page
     is read as history), exactly as the unpaged view shows those turns."""
-    client, r = conversation
+    client, r = shared_conversation
     assert chat(client, limit=1, offset=2)["turns"] == [expected_turns(r)[1]]
     assert chat(client, limit=1, offset=1)["turns"] == [expected_turns(r)[2]]
 
 
-def test_unknown_conversation_is_empty(conversation):
-    client, _ = conversation
+def test_unknown_conversation_is_empty(shared_conversation):
+    client, _ = shared_conversation
     assert chat(client, conversation_id="no-such-conversation", include_feedback=True) == {
         "conversation_id": "no-such-conversation",
         "total_turns": 0,
@@ -222,8 +222,8 @@ def test_unknown_conversation_is_empty(conversation):
     }
 
 
-def test_include_feedback_without_any(conversation):
-    client, r = conversation
+def test_include_feedback_without_any(shared_conversation):
+    client, r = shared_conversation
     payload = chat(client, include_feedback=True)
     assert payload["feedback"] == []
     assert payload["turns"] == expected_turns(r, fb=[])

@@ -61,8 +61,8 @@ def expected_spans(r: Recorder, turns: tuple[int, ...] = (0, 1, 2, 3)) -> list[d
 
 
 @pytest.mark.backends(*ALL_CLIENTS)
-def test_minimap_exact_json(conversation):
-    client, r = conversation
+def test_minimap_exact_json(shared_conversation):
+    client, r = shared_conversation
     assert minimap(client, conversation_ids=["conv-1"]) == {
         "conversations": [{"conversation_id": "conv-1", "spans": expected_spans(r), "spans_feedback": []}]
     }
@@ -87,9 +87,9 @@ def test_request_order_duplicates_collapsed_unknown_ids_empty(server, make_provi
     assert minimap(client) == {"conversations": []}
 
 
-def test_time_filters(conversation):
+def test_time_filters(shared_conversation):
     """started_after is inclusive, started_before exclusive; any UTC offset works."""
-    client, r = conversation
+    client, r = shared_conversation
     # 00:00:10 UTC, written in +01:00: exactly turn 2's first span.
     assert minimap(client, conversation_ids=["conv-1"], started_after="2026-01-01T01:00:10+01:00")["conversations"][0][
         "spans"
@@ -106,8 +106,8 @@ def test_time_filters(conversation):
 
 
 @pytest.mark.backends(*ALL_CLIENTS)
-def test_ten_thousand_ids_are_accepted(conversation):
-    client, r = conversation
+def test_ten_thousand_ids_are_accepted(shared_conversation):
+    client, r = shared_conversation
     ids = [f"c{i}" for i in range(9_999)] + ["conv-1"]
     payload = minimap(client, conversation_ids=ids)
     assert len(payload["conversations"]) == 10_000
@@ -115,11 +115,11 @@ def test_ten_thousand_ids_are_accepted(conversation):
 
 
 @pytest.mark.backends("sqlite")
-def test_minimap_reads_only_the_scalar_index(conversation, server):
+def test_minimap_reads_only_the_scalar_index(shared_conversation, shared_server):
     """The mini-map never touches span_details (no message body is read or decoded):
     SQLite's authorizer sees every table and column the query reads, and the plan is
     the covering index alone."""
-    _, r = conversation
+    server = shared_server
     reads: set[tuple[str, str]] = set()
 
     def authorizer(action: int, arg1: str | None, arg2: str | None, db: str | None, source: str | None) -> int:
@@ -147,13 +147,13 @@ def test_minimap_reads_only_the_scalar_index(conversation, server):
 
 
 @pytest.mark.backends("chdb")
-def test_minimap_on_clickhouse_reads_only_scalar_columns_by_primary_key(conversation, server):
+def test_minimap_on_clickhouse_reads_only_scalar_columns_by_primary_key(shared_conversation, shared_server):
     """ClickHouse's own plan for the mini-map: it reads `spans` (scalar columns only,
     looked up by its primary key (project_id, trace_id) for the conversations' traces)
     and the small trace -> conversation mapping; never span_details."""
     from otelite.store.clickhouse import RESOLVED_CONVERSATION, conversation_spans_sql
 
-    store = server.store
+    store = shared_server.store
     sql = conversation_spans_sql(
         store.schema,
         f"{RESOLVED_CONVERSATION} AS resolved, s.trace_id, s.span_id, coalesce(s.operation_name, s.name), "

@@ -23,8 +23,8 @@ def trace_chat(client: httpx.Client, **body: Any) -> dict[str, Any]:
     return payload
 
 
-def test_each_trace_is_its_turn_of_the_conversation(conversation):
-    client, r = conversation
+def test_each_trace_is_its_turn_of_the_conversation(shared_conversation):
+    client, r = shared_conversation
     # Turns 2-4 re-send the history; their trace view still shows only the new input.
     for trace_id, turn in zip(r.traces, expected_turns(r), strict=True):
         assert trace_chat(client, trace_id=trace_id) == {"conversation_id": "conv-1", **turn}
@@ -60,8 +60,8 @@ def test_turn_feedback_when_asked(conversation):
     assert payload["messages"] == expected_turns(r, fb=[])[1]["messages"]
 
 
-def test_unknown_trace_and_other_projects_are_empty(conversation):
-    client, r = conversation
+def test_unknown_trace_and_other_projects_are_empty(shared_conversation):
+    client, r = shared_conversation
     empty = {
         "conversation_id": None,
         "trace_id": "0" * 31 + "1",
@@ -76,8 +76,8 @@ def test_unknown_trace_and_other_projects_are_empty(conversation):
     assert response.json() == {**empty, "trace_id": r.traces[0]}
 
 
-def test_a_missing_trace_id_is_422(conversation):
-    client, _ = conversation
+def test_a_missing_trace_id_is_422(shared_conversation):
+    client, _ = shared_conversation
     response = client.post("/agents/traces/chat", json={"project_id": PROJECT})
     assert response.status_code == 422
     assert response.json() == {"detail": [{"loc": ["body", "trace_id"], "msg": "Field required", "type": "missing"}]}
