@@ -13,8 +13,7 @@ from otelite.lean import refuse_dataframe_libraries
 
 refuse_dataframe_libraries()  # before the imports below bring in sqlite-utils
 
-from otelite.collector.pipeline import Pipeline  # noqa: E402
-from otelite.collector.writer import BatchWriter  # noqa: E402
+from otelite.collector.ingest import Ingest  # noqa: E402
 from otelite.config import Config, ConfigError, load_config  # noqa: E402
 from otelite.server import Otelite, is_loopback, preparer_for  # noqa: E402
 from otelite.transfer import export_lines, import_lines  # noqa: E402
@@ -145,13 +144,12 @@ def _export(config: Config, project: str | None, output: str | None) -> int:
 
 def _import(config: Config, path: str, project: str | None) -> int:
     store = open_store(config.store_url, synchronous=config.synchronous)
-    writer = BatchWriter(store)
+    ingest = Ingest(preparer_for(config), store)
     try:
-        pipeline = Pipeline(writer, preparer_for(config))
         with open(path, "rb") if path != "-" else nullcontext(sys.stdin.buffer) as lines:
-            result = import_lines(lines, pipeline, project)
+            result = import_lines(lines, ingest, project)
     finally:
-        writer.close()
+        ingest.close()
         store.close()
     print(f"imported {result.accepted} spans, rejected {result.rejected}")
     if result.error_message:

@@ -42,16 +42,11 @@ class IngestToken:
 
 @dataclass(slots=True)
 class WriterSettings:
-    # A queued span costs about 5x its protobuf size in Python objects (6 KB for a span
-    # with 1 KB of messages): these bounds keep the queue and the batch being written
-    # to about 200 MB for such spans (docs/performance.md).
-    max_queue_spans: int = 20_000
-    max_batch_spans: int = 10_000
     # Worker processes that decode, normalise and commit (SQLite store only; 0: all in
     # the server process). Ingest is Python-bound: one process uses at most one core.
     processes: int = 2
-    # With worker processes: request bytes sent to them and not yet answered, above
-    # which exports get UNAVAILABLE / 503 (64 MiB).
+    # Request bytes handed to ingest and not yet answered, above which exports get
+    # UNAVAILABLE / 503 (64 MiB).
     max_queue_bytes: int = 64 * 1024 * 1024
 
 
