@@ -111,7 +111,7 @@ def test_a_full_queue_answers_unavailable_and_503_and_loses_nothing(make_server,
         for waiting, name in enumerate(bodies, start=1):
             pending.append(export_in_background(server, name, bodies[name], outcomes))
             expected = sum(len(bodies[n]) for n in list(bodies)[:waiting])
-            wait_for(lambda: server.ingest.queued_bytes == expected, f"{name} to be handed to ingest")
+            wait_for(lambda expected=expected: server.ingest.queued_bytes == expected, f"{name} to be handed to ingest")
         # ... and then the receivers push back instead of queueing more.
         assert_pushed_back(server)
         # Nothing was acknowledged while ingest could not commit.
