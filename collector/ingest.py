@@ -40,7 +40,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from multiprocessing import Pipe
 from multiprocessing.connection import Connection
 from typing import IO, Any, TypeVar
@@ -180,13 +180,14 @@ def _commit_alone(commit: Callable[[Sequence[G]], list[CommittedSpan]], group: G
 # ------------------------------------------------------------------------ server side
 
 
-@dataclass(eq=False)
 class _Lane:
-    """One loop the server hands requests to: a thread here, or a worker process."""
+    """One loop the server hands requests to: a thread here, or a worker process; and
+    the requests it holds, not yet answered (request id -> future and body size)."""
 
-    index: int
-    pending: dict[int, tuple[Future[ExportResult], int]] = field(default_factory=dict)
-    pending_bytes: int = 0
+    def __init__(self, index: int) -> None:
+        self.index = index
+        self.pending: dict[int, tuple[Future[ExportResult], int]] = {}
+        self.pending_bytes = 0
 
     def send(self, job: Job | None) -> None:
         raise NotImplementedError
@@ -219,9 +220,10 @@ class Ingest(Exporter):
             if workers.processes < 1:
                 raise ValueError("ingest workers need at least one process")
             settings = WorkerSettings(preparer, workers.open_store, workers.lock_path)
-            self._lanes = [_ProcessLane(index, self, settings) for index in range(workers.processes)]
-            for lane in self._lanes:
-                lane.wait_ready()  # type: ignore[attr-defined]
+            processes = [_ProcessLane(index, self, settings) for index in range(workers.processes)]
+            self._lanes = list(processes)
+            for lane in processes:
+                lane.wait_ready()
 
     def add_listener(self, listener: Callable[[Sequence[CommittedSpan]], None]) -> None:
         """Call `listener(spans)` after each commit, on a lane's thread (keep it quick)."""
