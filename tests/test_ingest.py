@@ -144,3 +144,24 @@ def test_prepared_batches_pickle_and_commit_together_as_one_write(make_store):
     stored = {r["span_id"]: (r["conversation_id"], r["output_tokens"]) for r in stored_spans(store)}
     assert stored == {"a" * 16: ("conv-a", 9), "b" * 16: ("conv-a", None), "c" * 16: (t2, None)}
     assert store.commit([]) == []
+
+
+def test_a_bad_request_in_a_group_commit_fails_alone(make_store):
+    """What ingest does with the requests it commits together (collector/ingest.py's
+    commit_groups over Store.commit): when the group's commit fails, each request is
+    committed alone, so only the bad one fails; listeners hear only what was stored."""
+    from otelite.collector.ingest import commit_groups
+    from otelite.store.model import CommittedSpan
+    from tests.test_store_backends import _row
+
+    store = make_store()
+    good = store.prepare([_row("a" * 16, "1" * 32, conversation_id="conv-a")])
+    bad = store.prepare([_row("b" * 16, "2" * 32, reasoning_tokens={"not": "a number"})])  # neither backend stores it
+    also_good = store.prepare([_row("c" * 16, "3" * 32)])
+    committed: list[CommittedSpan] = []
+
+    failures = commit_groups(store.commit, [good, bad, also_good], committed)
+
+    assert [failure is None for failure in failures] == [True, False, True]
+    assert sorted(r["span_id"] for r in stored_spans(store)) == ["a" * 16, "c" * 16]
+    assert committed == [CommittedSpan("p", "1" * 32, "conv-a"), CommittedSpan("p", "3" * 32, None)]
