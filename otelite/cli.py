@@ -9,18 +9,18 @@ import sys
 import time
 from contextlib import nullcontext
 
+from otelite.collector.ingest import Ingest
+from otelite.config import Config, ConfigError, load_config
 from otelite.lean import refuse_dataframe_libraries
-
-refuse_dataframe_libraries()  # before the imports below bring in sqlite-utils
-
-from otelite.collector.ingest import Ingest  # noqa: E402
-from otelite.config import Config, ConfigError, load_config  # noqa: E402
-from otelite.server import Otelite, is_loopback, preparer_for  # noqa: E402
-from otelite.transfer import export_lines, import_lines  # noqa: E402
-from otelite.store import open_store  # noqa: E402
+from otelite.server import Otelite, is_loopback, preparer_for
+from otelite.transfer import export_lines, import_lines
+from otelite.store import open_store
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Before a store is opened: opening SQLite imports sqlite-utils. Not at import of
+    # this module, which would take numpy away from a process that imports it (tests).
+    refuse_dataframe_libraries()
     parser = argparse.ArgumentParser(prog="otelite", description="OpenTelemetry collector and query API for AI-agent traces")
     commands = parser.add_subparsers(dest="command", required=True)
 
