@@ -169,7 +169,9 @@ def commit_groups(
     return [_commit_alone(commit, group, committed) for group in groups]
 
 
-def _commit_alone(commit: Callable[[Sequence[G]], list[CommittedSpan]], group: G, committed: list[CommittedSpan]) -> Exception | None:
+def _commit_alone(
+    commit: Callable[[Sequence[G]], list[CommittedSpan]], group: G, committed: list[CommittedSpan]
+) -> Exception | None:
     try:
         committed.extend(commit([group]))
     except Exception as exc:
@@ -255,7 +257,7 @@ class Ingest(Exporter):
         with self._lock:
             if self._closing:
                 raise WriterClosed("otelite is shutting down")
-            queued = self._queued_bytes
+            queued = self.queued_bytes
             # One request larger than the whole bound is still taken when nothing waits.
             if queued and queued + size > self.max_queue_bytes:
                 raise QueueFull(f"write queue full ({queued} request bytes waiting)")
@@ -315,7 +317,8 @@ class Ingest(Exporter):
                 fresh = _ProcessLane(lane.index, self, lane.settings)
                 self._lanes[self._lanes.index(lane)] = fresh
         if lost or replace:
-            log.error("ingest worker %d exited (code %s); %d request(s) failed", lane.index, lane.process.returncode, len(lost))
+            code = lane.process.returncode
+            log.error("ingest worker %d exited (code %s); %d request(s) failed", lane.index, code, len(lost))
         for future in lost:
             future.set_exception(StorageFailed(f"could not store the spans: ingest worker {lane.index} exited"))
         if replace:
@@ -326,7 +329,7 @@ class Ingest(Exporter):
                 with self._lock:
                     lost = self._fail_pending(fresh)
                 for future in lost:
-                    future.set_exception(StorageFailed(f"could not store the spans: ingest worker {lane.index} failed to start"))
+                    future.set_exception(StorageFailed(f"could not store the spans: ingest worker {lane.index} did not start"))
 
     def _fail_pending(self, lane: _Lane) -> list[Future[ExportResult]]:
         """Forget every request `lane` holds (with self._lock held); returns their futures."""
