@@ -531,8 +531,8 @@ def soak(seconds: float, bodies: list[bytes], spans_per_request: int, threads: i
     extra: list[str] = []
     if queue is not None:
         config = directory / "soak.yaml"
-        # Both bounds: spans for the in-process writer, request bytes for the workers.
-        config.write_text(f"writer:\n  max_queue_spans: {queue}\n  max_queue_bytes: {queue * 1200}\n")
+        # The one bound is in request bytes: `queue` spans at about 1,200 bytes a span.
+        config.write_text(f"writer:\n  max_queue_bytes: {queue * 1200}\n")
         extra = ["--config", str(config)]
     server = start_server(directory / "soak.db", extra)
     peak = [server.rss_mb()]
@@ -673,8 +673,8 @@ def main() -> None:
                         help="run only these (repeatable); grpc1: gRPC with ingest in the server process (--ingest-processes 0)")
     parser.add_argument("--soak", type=float, metavar="SECONDS", help="also send flat out for SECONDS and watch memory")
     parser.add_argument("--soak-threads", type=int, default=16, help="client threads during the soak (default 16)")
-    parser.add_argument("--soak-queue", type=int, help="the server's writer.max_queue_spans during the soak"
-                        " (and max_queue_bytes at 1,200 bytes a span)")
+    parser.add_argument("--soak-queue", type=int, help="the server's queue bound during the soak, in spans"
+                        " (writer.max_queue_bytes at 1,200 bytes a span)")
     parser.add_argument("--profile", action="store_true", help="profile the in-process hot path instead")
     parser.add_argument("--py-spy", metavar="PREFIX", help="record the server with py-spy into PREFIX.grpc.txt / PREFIX.http.txt")
     parser.add_argument("--store", choices=("sqlite", "clickhouse"), action="append",

@@ -16,7 +16,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
-from otelite.collector.pipeline import Pipeline
+from otelite.collector.pipeline import Exporter
 from otelite.collector.refusals import REFUSED, refusal
 from otelite.auth import Authenticator
 
@@ -33,7 +33,7 @@ def project_from_metadata(context: grpc.ServicerContext) -> str | None:
 
 
 class TraceReceiver:
-    def __init__(self, pipeline: Pipeline, authenticator: Authenticator | None = None) -> None:
+    def __init__(self, pipeline: Exporter, authenticator: Authenticator | None = None) -> None:
         self.pipeline = pipeline
         self.authenticator = authenticator
 
@@ -71,7 +71,7 @@ class TraceReceiver:
 
 
 def create_grpc_server(
-    pipeline: Pipeline,
+    pipeline: Exporter,
     address: str,
     max_request_bytes: int,
     workers: int = 16,

@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from otelite.collector.pipeline import Pipeline
+from otelite.collector.pipeline import Exporter
 from otelite.collector.refusals import REFUSED, refusal
 
 PROTOBUF = "application/x-protobuf"
@@ -30,7 +30,7 @@ class BodyTooLarge(Exception):
     pass
 
 
-def otlp_http_routes(pipeline: Pipeline, max_request_bytes: int) -> list[Route]:
+def otlp_http_routes(pipeline: Exporter, max_request_bytes: int) -> list[Route]:
     async def export_traces(request: Request) -> Response:
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type not in (PROTOBUF, JSON):

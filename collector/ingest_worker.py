@@ -1,7 +1,7 @@
-"""An ingest worker process's entry point: `python -m collector.ingest_worker FD`.
+"""An ingest worker process's entry point: `python -P -m otelite.collector.ingest_worker FD`.
 
 FD is the worker's end of its pipe to the server, which sends the WorkerSettings first
-(see collector.ingest_workers).
+(see collector.ingest).
 """
 
 import sys
@@ -11,7 +11,7 @@ from otelite.lean import refuse_dataframe_libraries
 
 refuse_dataframe_libraries()  # ~80 MB a worker otherwise (see otelite.lean)
 
-from otelite.collector.ingest_workers import worker_main  # noqa: E402
+from otelite.collector.ingest import worker_main  # noqa: E402
 
 if __name__ == "__main__":
     pipe = Connection(int(sys.argv[1]))

@@ -10,12 +10,14 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from otelite.collector.normalize import normalize
-from otelite.collector.writer import BatchWriter
 from otelite.auth import Principal
 from otelite.proto import DecodedRequest, DecodeError, ValueLimits, decode_json, decode_protobuf
 from otelite.store.model import SpanRow
 
-__all__ = ["DecodeError", "Exporter", "ExportResult", "Forbidden", "Pipeline", "Preparer", "StorageFailed", "TooManySpans"]
+__all__ = [
+    "DecodeError", "Exporter", "ExportResult", "Forbidden", "Preparer", "QueueFull", "StorageFailed", "TooManySpans",
+    "WriterClosed",
+]
 
 PROJECT_RESOURCE_ATTRIBUTE = "project.id"
 # How many rejection messages are joined into partial_success.error_message.
@@ -34,6 +36,14 @@ class StorageFailed(Exception):
     """The store could not commit the request (disk full, I/O error...); retry later."""
 
 
+class QueueFull(Exception):
+    """Ingest is behind (too many request bytes waiting); the client should retry later."""
+
+
+class WriterClosed(Exception):
+    """Ingest is shutting down and takes no new requests."""
+
+
 @dataclass(slots=True)
 class ExportResult:
     accepted: int
@@ -42,7 +52,7 @@ class ExportResult:
 
 
 class Exporter(Protocol):
-    """What the receivers call: the in-process `Pipeline` or `IngestWorkers`."""
+    """What the receivers call (collector.ingest.Ingest)."""
 
     def export(
         self,
@@ -102,32 +112,6 @@ class Preparer:
         if isinstance(from_resource, str) and from_resource:
             return from_resource
         return fallback
-
-
-class Pipeline(Exporter):
-    """The in-process exporter: prepare on the receiver's thread, then the writer thread
-    commits (group commit with other requests)."""
-
-    def __init__(self, writer: BatchWriter, preparer: Preparer) -> None:
-        self.writer = writer
-        self.preparer = preparer
-
-    def export(
-        self,
-        body: bytes,
-        *,
-        json: bool,
-        project_id: str | None,
-        principal: Principal | None = None,
-        timeout: float | None = None,
-    ) -> ExportResult:
-        prepared = self.preparer.prepare(body, json=json, project_id=project_id, principal=principal)
-        future = self.writer.submit(prepared.rows)  # QueueFull / WriterClosed pass through
-        try:
-            future.result(timeout)
-        except Exception as exc:
-            raise StorageFailed(f"could not store the spans: {exc}") from exc
-        return prepared.result
 
 
 def _error_message(decoded: DecodedRequest) -> str:

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from google.rpc import code_pb2
 
-from otelite.collector.pipeline import DecodeError, Forbidden, StorageFailed, TooManySpans
-from otelite.collector.writer import QueueFull, WriterClosed
+from otelite.collector.pipeline import DecodeError, Forbidden, QueueFull, StorageFailed, TooManySpans, WriterClosed
 
 REFUSALS: dict[type[Exception], tuple[int, int]] = {
     DecodeError: (code_pb2.INVALID_ARGUMENT, 400),

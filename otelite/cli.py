@@ -10,22 +10,21 @@ import sys
 import time
 from contextlib import nullcontext
 
+from otelite.collector.ingest import Ingest
+from otelite.config import Config, ConfigError, load_config
 from otelite.lean import refuse_dataframe_libraries
-
-refuse_dataframe_libraries()  # before the imports below bring in sqlite-utils
-
-from otelite.collector.pipeline import Pipeline  # noqa: E402
-from otelite.collector.writer import BatchWriter  # noqa: E402
-from otelite.config import Config, ConfigError, load_config  # noqa: E402
-from otelite.server import Otelite, is_loopback, preparer_for  # noqa: E402
-from otelite.transfer import export_lines, import_lines  # noqa: E402
-from otelite.store import Store, open_store  # noqa: E402
+from otelite.server import Otelite, is_loopback, preparer_for
+from otelite.store import Store, open_store
+from otelite.transfer import export_lines, import_lines
 
 # The defaults, for the help texts (they are written once, in otelite/config.py).
 DEFAULTS = Config()
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Before a store is opened: opening SQLite imports sqlite-utils. Not at import of
+    # this module, which would take numpy away from a process that imports it (tests).
+    refuse_dataframe_libraries()
     parser = argparse.ArgumentParser(prog="otelite", description="OpenTelemetry collector and query API for AI-agent traces")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -171,13 +170,12 @@ def _export(config: Config, project: str | None, output: str | None) -> int:
 
 def _import(config: Config, path: str, project: str | None) -> int:
     store = _open(config)
-    writer = BatchWriter(store)
+    ingest = Ingest(preparer_for(config), store, config.writer.max_queue_bytes)
     try:
-        pipeline = Pipeline(writer, preparer_for(config))
         with open(path, "rb") if path != "-" else nullcontext(sys.stdin.buffer) as lines:
-            result = import_lines(lines, pipeline, project)
+            result = import_lines(lines, ingest, project)
     finally:
-        writer.close()
+        ingest.close()
         store.close()
     print(f"imported {result.accepted} spans, rejected {result.rejected}")
     if result.error_message:

@@ -76,17 +76,12 @@ class IngestToken(Section):
         return value
 
 
-class WriterSettings(Section):
-    # A queued span costs about 5x its protobuf size in Python objects (6 KB for a span
-    # with 1 KB of messages): these bounds keep the queue and the batch being written
-    # to about 200 MB for such spans (docs/performance.md).
-    max_queue_spans: int = 20_000
-    max_batch_spans: int = 10_000
+class IngestConfig(Section):
     # Worker processes that decode, normalise and commit (SQLite store only; 0: all in
     # the server process). Ingest is Python-bound: one process uses at most one core.
     processes: int = 2
-    # With worker processes: request bytes sent to them and not yet answered, above
-    # which exports get UNAVAILABLE / 503 (64 MiB).
+    # Request bytes handed to ingest and not yet answered, above which exports get
+    # UNAVAILABLE / 503 (64 MiB).
     max_queue_bytes: int = 64 * 1024 * 1024
 
 
@@ -102,7 +97,7 @@ class Config(Section):
     # SQLite only. NORMAL survives kill -9 in WAL mode; FULL also survives power loss.
     synchronous: Literal["NORMAL", "FULL"] = "NORMAL"
     limits: Limits = Limits()
-    writer: WriterSettings = WriterSettings()
+    writer: IngestConfig = IngestConfig()
     # Retention, enforced by a background thread (0 = off): traces whose newest span
     # started more than retention_days ago are deleted; above max_db_mb of used pages
     # the oldest traces are deleted until the database is under it.

@@ -1,7 +1,7 @@
-"""The composition root: store -> writer -> pipeline -> receivers, plus the API app.
+"""The composition root: store -> ingest -> receivers, plus the API app.
 
 `Otelite.serve()` runs both servers in this process until SIGINT/SIGTERM, then stops
-taking requests, lets in-flight exports commit, and flushes the writer before exit.
+taking requests, lets in-flight exports commit, and flushes ingest before exit.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 
 import uvicorn
 
@@ -19,9 +20,8 @@ from otelite.api.app import create_app
 from otelite.api.events import Broadcaster
 from otelite.collector.grpc_receiver import create_grpc_server
 from otelite.collector.http_receiver import otlp_http_routes
-from otelite.collector.ingest_workers import IngestWorkers, WorkerSettings
-from otelite.collector.pipeline import Exporter, Pipeline, Preparer
-from otelite.collector.writer import BatchWriter
+from otelite.collector.ingest import Ingest, Workers
+from otelite.collector.pipeline import Preparer
 from otelite.auth import Authenticator
 from otelite.config import Config
 from otelite.retention import Retention
@@ -49,34 +49,28 @@ class Otelite:
         self.config = config
         self.store = open_store(config.store, synchronous=config.synchronous)
         limits = config.limits
-        # Live updates: after each commit the writer tells the page's event streams.
+        # Live updates: after each commit, ingest tells the page's event streams.
         self.broadcaster = Broadcaster()
-        # Ingest: worker processes that decode and commit (SQLite), or all of it here.
-        self.workers: IngestWorkers | None = None
-        self.writer: BatchWriter | None = None
-        self.pipeline: Exporter
+        # Ingest: worker processes that decode and commit, each on its own connection to
+        # the SQLite file (their commits take turns on a lock file beside it), or all of
+        # it on one thread here: ClickHouse (chdb is one process's engine), an in-memory
+        # database, `writer.processes: 0`.
         settings = config.writer
+        workers = None
         if settings.processes > 0 and (path := config.sqlite_path) is not None:
-            self.workers = IngestWorkers(
-                WorkerSettings(path, config.synchronous, f"{path}-ingest.lock", preparer_for(config)),
-                settings.processes,
-                settings.max_queue_bytes,
-            )
-            self.workers.add_listener(self.broadcaster.publish_rows)
-            self.pipeline = self.workers
-        else:
-            self.writer = BatchWriter(self.store, settings.max_queue_spans, settings.max_batch_spans)
-            self.writer.add_listener(self.broadcaster.publish_rows)
-            self.pipeline = Pipeline(self.writer, preparer_for(config))
+            opener = partial(open_store, config.store_url, synchronous=config.synchronous)
+            workers = Workers(settings.processes, opener, f"{path}-ingest.lock")
+        self.ingest = Ingest(preparer_for(config), self.store, settings.max_queue_bytes, workers)
+        self.ingest.add_listener(self.broadcaster.publish_rows)
         self.authenticator = Authenticator(config.users, config.ingest_tokens)
         self.grpc_server, self.grpc_port = create_grpc_server(
-            self.pipeline, _address(config.host, config.grpc_port), limits.max_request_bytes, authenticator=self.authenticator
+            self.ingest, _address(config.host, config.grpc_port), limits.max_request_bytes, authenticator=self.authenticator
         )
         self.http_socket = _bind(config.host, config.http_port)
         self.http_port: int = self.http_socket.getsockname()[1]
         self.app = create_app(
             self.store,
-            otlp_http_routes(self.pipeline, limits.max_request_bytes),
+            otlp_http_routes(self.ingest, limits.max_request_bytes),
             self.broadcaster,
             authenticator=self.authenticator,
             max_body_bytes=limits.max_request_bytes,
@@ -150,10 +144,7 @@ class Otelite:
         self._stopped = True
         self.retention.stop()
         self.grpc_server.stop(GRPC_GRACE_SECONDS).wait()
-        if self.workers is not None:
-            self.workers.close()
-        if self.writer is not None:
-            self.writer.close()
+        self.ingest.close()
         self.store.close()
         self.http_socket.close()
 

@@ -13,7 +13,7 @@ from typing import IO
 
 import orjson
 
-from otelite.collector.pipeline import PROJECT_RESOURCE_ATTRIBUTE, DecodeError, ExportResult, Pipeline
+from otelite.collector.pipeline import PROJECT_RESOURCE_ATTRIBUTE, DecodeError, Exporter, ExportResult
 from otelite.proto.encode import export_request_json
 from otelite.proto.records import SpanEvent, SpanLink, SpanRecord
 from otelite.store.model import SpanRow
@@ -45,7 +45,7 @@ def export_lines(rows: Iterable[SpanRow]) -> Iterator[bytes]:
         yield orjson.dumps(export_request_json([_record(r) for r in trace_rows])) + b"\n"
 
 
-def import_lines(lines: IO[bytes], pipeline: Pipeline, project_id: str | None = None) -> ExportResult:
+def import_lines(lines: IO[bytes], pipeline: Exporter, project_id: str | None = None) -> ExportResult:
     """Feed each non-blank line through the ingest pipeline, as if it had been exported to us.
 
     A line that does not decode is reported and skipped; the others are still imported.

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 import orjson
 
 from otelite.store.model import (
+    CommittedSpan,
     ConversationPage,
     DetailedSpan,
     Feedback,
@@ -19,14 +20,33 @@ from otelite.store.model import (
 )
 
 
-class Store(Protocol):
-    def write_spans(self, rows: Sequence[SpanRow]) -> None:
-        """Write rows in one transaction; durable when this returns.
+# What `Store.prepare` returns and `Store.commit` takes: opaque to callers, built by the
+# same backend (SQLite: EncodedSpans; ClickHouse: the insert bodies). It pickles, so an
+# ingest worker process can prepare and commit in its own process.
+Batch = Any
 
-        Idempotent on (project_id, trace_id, span_id): the last write wins.
-        Spans without a conversation id join their trace's conversation, whichever
-        arrives first.
+
+class Store(Protocol):
+    def prepare(self, rows: Sequence[SpanRow]) -> Batch:
+        """The rows in the form `commit` writes (SQL parameters, insert bodies).
+
+        Pure work: no I/O and no state of this store, so it runs on any thread before
+        the caller takes its turn to commit.
         """
+        ...
+
+    def commit(self, batches: Sequence[Batch]) -> list[CommittedSpan]:
+        """Write prepared batches together, in one transaction; durable when this returns.
+
+        Idempotent on (project_id, trace_id, span_id): the last write wins (the later
+        batch, the later row of a batch). Spans without a conversation id join their
+        trace's conversation, whichever arrives first. Returns what commit listeners
+        hear: each distinct (project, trace, conversation the span named) once.
+        """
+        ...
+
+    def write_spans(self, rows: Sequence[SpanRow]) -> None:
+        """`commit([prepare(rows)])`."""
 
     def count_spans(self, project_id: str | None = None) -> int: ...
 

@@ -32,6 +32,7 @@ import orjson
 from otelite.store.base import render_minimap
 from otelite.store.clickhouse_schema import MIGRATIONS, SCHEMA_VERSION, TTL_TABLES, Schema, bootstrap
 from otelite.store.model import (
+    CommittedSpan,
     ConversationPage,
     ConversationSummary,
     DetailedSpan,
@@ -305,6 +306,18 @@ WHERE s.project_id = {{project_id:String}} AND s.trace_id IN candidates
 {tail}"""
 
 
+@dataclass(slots=True)
+class InsertBatch:
+    """What `ClickHouseStore.prepare` builds: the JSONCompactEachRow bodies of span_details
+    and spans (one line per span, so batches concatenate), the conversations the spans
+    name (deduplicated at commit), and what commit listeners hear."""
+
+    details: bytes
+    mapping: list[tuple[str, str, str, int]]  # (project, conversation, trace, start_ns)
+    spans: bytes
+    committed: list[CommittedSpan]
+
+
 class ClickHouseStore:
     def __init__(self, url: str | ClickHouseURL, client: ClickHouseClient | None = None) -> None:
         self.url = parse_url(url) if isinstance(url, str) else url
@@ -317,27 +330,39 @@ class ClickHouseStore:
 
     # -- writes -----------------------------------------------------------------------
 
-    def write_spans(self, rows: Sequence[SpanRow]) -> None:
+    def prepare(self, rows: Sequence[SpanRow]) -> InsertBatch:
+        """The three insert bodies. The version, which grows with every prepare, is taken
+        here: the last prepared write of a span wins."""
+        version = time.time_ns()
+        return InsertBatch(
+            _compact_rows(_detail(r, version) for r in rows),
+            [(r.project_id, r.conversation_id, r.trace_id, r.start_ns) for r in rows if r.conversation_id is not None],
+            _compact_rows(_span(r, version) for r in rows),
+            list(dict.fromkeys(CommittedSpan(row.project_id, row.trace_id, row.conversation_id) for row in rows)),
+        )
+
+    def commit(self, batches: Sequence[InsertBatch]) -> list[CommittedSpan]:
         """Three inserts, details and mapping before spans, so a span a reader can see
         has its details and its conversation. The inserts are not one transaction; a
         failure part-way fails the batch, the exporter retries it, and the replacing
         tables make the repeat harmless. Durable once ClickHouse acknowledges the
         insert (synchronous insert: the part is written before the reply)."""
-        if not rows:
-            return
-        # A version that grows with every write: the last write of a span wins.
-        version = time.time_ns()
-        mapping = _dedupe(
-            (row.project_id, row.conversation_id, row.trace_id, row.start_ns)
-            for row in rows
-            if row.conversation_id is not None
-        )
-        self.client.insert(self.table("span_details"), DETAIL_COLUMNS, _compact_rows(_detail(r, version) for r in rows))
+        batches = [batch for batch in batches if batch.spans]
+        if not batches:
+            return []
+        mapping = _dedupe(m for batch in batches for m in batch.mapping)
+        self.client.insert(self.table("span_details"), DETAIL_COLUMNS, b"\n".join(batch.details for batch in batches))
         if mapping:
             self.client.insert(
                 self.table("trace_conversations"), MAPPING_COLUMNS, _compact_rows(list(m) for m in mapping)
             )
-        self.client.insert(self.table("spans"), SPAN_COLUMNS, _compact_rows(_span(r, version) for r in rows))
+        self.client.insert(self.table("spans"), SPAN_COLUMNS, b"\n".join(batch.spans for batch in batches))
+        if len(batches) == 1:
+            return batches[0].committed
+        return list(dict.fromkeys(span for batch in batches for span in batch.committed))
+
+    def write_spans(self, rows: Sequence[SpanRow]) -> None:
+        self.commit([self.prepare(rows)])
 
     # -- reads ------------------------------------------------------------------------
 

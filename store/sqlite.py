@@ -50,7 +50,7 @@ SPAN_COLUMNS = (
 # transaction; the id keys the span's details and its search text (store/schema.py, v3).
 NEXT_SPAN_ID = "SELECT COALESCE(max(id), 0) + 1 FROM spans"
 # conversation_id / conversation_source: guessed by encode_spans from the batch, checked
-# by write_encoded with one look-up per project of the batch (see _in_conversations).
+# by commit with one look-up per project of the batch (see _in_conversations).
 # A re-exported span replaces its row (spans_by_key); the delete trigger takes the old
 # row's details, text and stats with it.
 INSERT_SPAN = f"""
@@ -313,17 +313,9 @@ class EncodedSpans:
     named: list[tuple[str, str, str]]  # (project, trace, conversation) named by a span
     trace_names: dict[tuple[str, str], str]
     stats: stats.StatsDelta
-
-    def committed(self) -> list[CommittedSpan]:
-        """What commit listeners hear of these spans: each distinct (project, trace,
-        named conversation) once, in order (a worker pickles it into its reply; the
-        events name traces and conversations, not spans)."""
-        return list(
-            dict.fromkeys(
-                CommittedSpan(p[0], p[1], p[_CONVERSATION] if p[_SOURCE] == 1 else None)  # type: ignore[arg-type]
-                for p in self.span_params
-            )
-        )
+    # What commit listeners hear of these spans: each distinct (project, trace, named
+    # conversation) once, in order (the events name traces and conversations, not spans).
+    committed: list[CommittedSpan]
 
 
 def encode_spans(rows: Sequence[SpanRow]) -> EncodedSpans:
@@ -331,10 +323,13 @@ def encode_spans(rows: Sequence[SpanRow]) -> EncodedSpans:
         [_span_params(row, row.conversation_id or row.trace_id, 1 if row.conversation_id is not None else 0) for row in rows],
         [_details_params(row) for row in rows],
         [searchable_text(row.content) for row in rows],
+        list(dict.fromkeys(CommittedSpan(row.project_id, row.trace_id, row.conversation_id) for row in rows)),
     )
 
 
-def _encoded(span_params: list[tuple[object, ...]], details: list[tuple[object, ...]], texts: list[str]) -> EncodedSpans:
+def _encoded(
+    span_params: list[tuple[object, ...]], details: list[tuple[object, ...]], texts: list[str], committed: list[CommittedSpan]
+) -> EncodedSpans:
     # The same span twice in one batch (two requests, one a retry): the last wins.
     last = {p[:3]: i for i, p in enumerate(span_params)}
     if len(last) < len(span_params):
@@ -349,7 +344,7 @@ def _encoded(span_params: list[tuple[object, ...]], details: list[tuple[object, 
     for project_id, trace_id, conversation_id in named:
         trace_names.setdefault((project_id, trace_id), conversation_id)
     placed, delta = _in_conversations(span_params, trace_names)
-    return EncodedSpans(placed, details, texts, named, trace_names, delta)
+    return EncodedSpans(placed, details, texts, named, trace_names, delta, committed)
 
 
 def merge_encoded(parts: Sequence[EncodedSpans]) -> EncodedSpans:
@@ -361,6 +356,7 @@ def merge_encoded(parts: Sequence[EncodedSpans]) -> EncodedSpans:
         [p for part in parts for p in part.span_params],
         [d for part in parts for d in part.details],
         [t for part in parts for t in part.texts],
+        list(dict.fromkeys(c for part in parts for c in part.committed)),
     )
 
 
@@ -472,14 +468,15 @@ class SQLiteStore:
                 self._readers.append(conn)
         return conn
 
-    def write_spans(self, rows: Sequence[SpanRow]) -> None:
-        self.write_encoded(encode_spans(rows))
+    def prepare(self, rows: Sequence[SpanRow]) -> EncodedSpans:
+        return encode_spans(rows)
 
-    def write_encoded(self, encoded: EncodedSpans) -> None:
-        """write_spans for rows already through `encode_spans` (ingest workers encode
-        before they take their turn to write)."""
+    def commit(self, batches: Sequence[EncodedSpans]) -> list[CommittedSpan]:
+        """Store.commit: the batches placed again together (merge_encoded), so a trace
+        named by one and with spans in another lands in one conversation."""
+        encoded = merge_encoded(batches)
         if not encoded.span_params:
-            return
+            return []
         named_traces = {(p, t) for p, t, _ in encoded.named}
         with self._write_lock:
             conn = self._write_conn
@@ -516,6 +513,10 @@ class SQLiteStore:
                 # checkpoint has caught up with it): catch up here, between transactions.
                 self._checkpointer.wal_frames = _checkpoint(conn)[0]
         self._checkpointer.poke()
+        return encoded.committed
+
+    def write_spans(self, rows: Sequence[SpanRow]) -> None:
+        self.commit([encode_spans(rows)])
 
     def iter_spans(self, project_id: str | None = None) -> Iterator[SpanRow]:
         """Every stored span with its details, by project, trace and start time.

@@ -1,9 +1,9 @@
-"""Backpressure: a writer that falls behind makes Export answer UNAVAILABLE / 503, and
+"""Backpressure: ingest that falls behind makes Export answer UNAVAILABLE / 503, and
 every span that was acknowledged is in the store.
 
-The writer is held back for real: another connection holds the SQLite file's write lock
-(an open write transaction), so the writer waits on the lock with its batch while new
-requests pile up in its bounded queue. No clocks: each step waits for the state it needs.
+Ingest is held back for real: another connection holds the SQLite file's write lock
+(an open write transaction), so the commit waits on the lock while new requests pile up
+to the queue's bound. No clocks: each step waits for the state it needs.
 """
 
 from __future__ import annotations
@@ -96,45 +96,25 @@ def assert_nothing_lost(server, pending: list[threading.Thread], outcomes: dict[
     ]
 
 
-def test_a_full_write_queue_answers_unavailable_and_503_and_loses_nothing(make_server):
-    # Room for two waiting requests of 5 spans; the writer's own batch is not queued.
-    server = make_server(writer={"max_queue_spans": 2 * SPANS_PER_REQUEST, "processes": 0})
-    blocker = sqlite3.connect(server.config.sqlite_path, isolation_level=None)
-    blocker.execute("BEGIN IMMEDIATE")  # another writer holds the lock: ours must wait
-    outcomes: dict[str, object] = {}
-    try:
-        # The first request becomes the writer's batch, which waits on the lock ...
-        pending = [export_in_background(server, "first", request("first"), outcomes)]
-        wait_for(lambda: server.writer.writing_spans == SPANS_PER_REQUEST, "the writer to take the first request")
-        # ... the next two fill the queue ...
-        pending += [export_in_background(server, name, request(name), outcomes) for name in ("second", "third")]
-        wait_for(lambda: server.writer.queued_spans == 2 * SPANS_PER_REQUEST, "the queue to fill")
-        # ... and then the receivers push back instead of queueing more.
-        assert_pushed_back(server)
-        # Nothing was acknowledged while the writer could not commit.
-        assert outcomes == {}
-    finally:
-        blocker.execute("ROLLBACK")
-        blocker.close()
-    assert_nothing_lost(server, pending, outcomes)
-
-
-def test_with_worker_processes_a_full_queue_answers_unavailable_and_loses_nothing(make_server):
-    # With ingest worker processes the bound is on request bytes handed to the workers
-    # and not yet answered: here room for exactly the three requests below.
+@pytest.mark.parametrize("processes", [0, 1], ids=["in-process", "worker-process"])
+def test_a_full_queue_answers_unavailable_and_503_and_loses_nothing(make_server, processes):
+    # The one bound is on request bytes handed to ingest and not yet answered, on one
+    # thread here or in a worker process alike: here room for exactly the three requests
+    # below (the first, taken into a commit that waits on the lock, still counts).
     bodies = {name: request(name) for name in ("first", "second", "third")}
-    server = make_server(writer={"processes": 1, "max_queue_bytes": sum(map(len, bodies.values()))})
-    assert server.workers is not None
+    server = make_server(writer={"processes": processes, "max_queue_bytes": sum(map(len, bodies.values()))})
     blocker = sqlite3.connect(server.config.sqlite_path, isolation_level=None)
-    blocker.execute("BEGIN IMMEDIATE")  # the worker takes the first request and waits on the lock
+    blocker.execute("BEGIN IMMEDIATE")  # ingest takes the first request and waits on the lock
     outcomes: dict[str, object] = {}
     try:
         pending = []
         for waiting, name in enumerate(bodies, start=1):
             pending.append(export_in_background(server, name, bodies[name], outcomes))
             expected = sum(len(bodies[n]) for n in list(bodies)[:waiting])
-            wait_for(lambda: server.workers.queued_bytes == expected, f"{name} to be handed to the worker")
+            wait_for(lambda expected=expected: server.ingest.queued_bytes == expected, f"{name} to be handed to ingest")
+        # ... and then the receivers push back instead of queueing more.
         assert_pushed_back(server)
+        # Nothing was acknowledged while ingest could not commit.
         assert outcomes == {}
     finally:
         blocker.execute("ROLLBACK")

@@ -15,6 +15,7 @@ import sys
 import threading
 from pathlib import Path
 
+import pytest
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
@@ -25,10 +26,10 @@ from tests.conftest import read_db
 LISTENING = re.compile(r"OTLP/gRPC on [^ ]+:(\d+), OTLP/HTTP and API on (http://\S+),")
 
 
-def start_serve(db: Path) -> tuple[subprocess.Popen[str], int]:
+def start_serve(db: Path, *flags: str) -> tuple[subprocess.Popen[str], int]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OTELITE_")}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "otelite.cli", "serve", "--db", str(db), "--grpc-port", "0", "--http-port", "0"],
+        [sys.executable, "-m", "otelite.cli", "serve", "--db", str(db), "--grpc-port", "0", "--http-port", "0", *flags],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -107,10 +108,12 @@ def integrity(db: Path) -> str:
     return read_db(db, "PRAGMA integrity_check")[0][0]
 
 
-def test_kill_9_mid_stream_loses_no_acknowledged_span(tmp_path):
+# Ingest in worker processes (the default) and on one thread of the server (processes: 0).
+@pytest.mark.parametrize("processes", ["2", "0"], ids=["workers", "in-process"])
+def test_kill_9_mid_stream_loses_no_acknowledged_span(tmp_path, processes):
     db = tmp_path / "otelite.db"
     batches = make_batches(count=400, size=20)
-    proc, grpc_port = start_serve(db)
+    proc, grpc_port = start_serve(db, "--ingest-processes", processes)
     streamer = Streamer(grpc_port, batches)
     streamer.start()
     streamer.wait_for_acks(15)

@@ -115,3 +115,53 @@ def test_a_trace_without_conversation_is_its_own_conversation(server, make_provi
         trace_id = format(span.get_span_context().trace_id, "032x")
     rows = stored_spans(server.store)
     assert [(r["conversation_id"], r["conversation_source"]) for r in rows] == [(trace_id, 0)]
+
+
+def test_prepared_batches_pickle_and_commit_together_as_one_write(make_store):
+    """Store.prepare / Store.commit, what ingest calls: batches prepared apart (one sent
+    through pickle, as between processes) and committed together are stored as one
+    write of all their rows would be: a trace named by one batch with spans in the
+    other lands in one conversation, and a span in both keeps the later batch's row.
+    commit returns what commit listeners hear, each (project, trace, named
+    conversation) once."""
+    import pickle
+
+    from otelite.store.model import CommittedSpan
+    from tests.test_store_backends import _row
+
+    t1, t2 = "1" * 32, "2" * 32
+    store = make_store()
+    first = store.prepare([_row("a" * 16, t1, output_tokens=1), _row("c" * 16, t2)])
+    second = store.prepare(
+        [_row("b" * 16, t1, conversation_id="conv-a"), _row("a" * 16, t1, output_tokens=9)]  # a retry of the first span
+    )
+    committed = store.commit([pickle.loads(pickle.dumps(first)), second])
+
+    assert sorted(committed, key=str) == sorted(
+        [CommittedSpan("p", t1, None), CommittedSpan("p", t2, None), CommittedSpan("p", t1, "conv-a")], key=str
+    )
+    assert len(committed) == len(set(committed))
+    stored = {r["span_id"]: (r["conversation_id"], r["output_tokens"]) for r in stored_spans(store)}
+    assert stored == {"a" * 16: ("conv-a", 9), "b" * 16: ("conv-a", None), "c" * 16: (t2, None)}
+    assert store.commit([]) == []
+
+
+def test_a_bad_request_in_a_group_commit_fails_alone(make_store):
+    """What ingest does with the requests it commits together (collector/ingest.py's
+    commit_groups over Store.commit): when the group's commit fails, each request is
+    committed alone, so only the bad one fails; listeners hear only what was stored."""
+    from otelite.collector.ingest import commit_groups
+    from otelite.store.model import CommittedSpan
+    from tests.test_store_backends import _row
+
+    store = make_store()
+    good = store.prepare([_row("a" * 16, "1" * 32, conversation_id="conv-a")])
+    bad = store.prepare([_row("b" * 16, "2" * 32, reasoning_tokens={"not": "a number"})])  # neither backend stores it
+    also_good = store.prepare([_row("c" * 16, "3" * 32)])
+    committed: list[CommittedSpan] = []
+
+    failures = commit_groups(store.commit, [good, bad, also_good], committed)
+
+    assert [failure is None for failure in failures] == [True, False, True]
+    assert sorted(r["span_id"] for r in stored_spans(store)) == ["a" * 16, "c" * 16]
+    assert committed == [CommittedSpan("p", "1" * 32, "conv-a"), CommittedSpan("p", "3" * 32, None)]
