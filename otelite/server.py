@@ -58,7 +58,7 @@ class Otelite:
         settings = config.writer
         workers = None
         if settings.processes > 0 and (path := config.sqlite_path) is not None:
-            opener = partial(open_store, config.store_url, synchronous=config.synchronous)
+            opener = partial(open_store, config.store, synchronous=config.synchronous)
             workers = Workers(settings.processes, opener, f"{path}-ingest.lock")
         self.ingest = Ingest(preparer_for(config), self.store, settings.max_queue_bytes, workers)
         self.ingest.add_listener(self.broadcaster.publish_rows)
