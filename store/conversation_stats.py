@@ -53,24 +53,17 @@ FACETS = {
 # Spans listed for a move (by SQLiteStore.write_spans, with its LIST_PROVISIONAL_SPANS).
 CREATE_TEMP = "CREATE TEMP TABLE IF NOT EXISTS stat_spans (id INTEGER PRIMARY KEY)"
 # The listed spans as stored now. CROSS JOIN fixes the (small) list as the outer loop.
-LISTED = "temp.stat_spans k CROSS JOIN spans AS s ON s.id = k.id"
-# A batch's new rows: write_spans gives them the ids from :first_id on.
-INSERTED = "spans AS s WHERE s.id >= :first_id"
+LISTED = "temp.stat_spans k CROSS JOIN spans AS s WHERE s.id = k.id"
+# A batch's new rows: write_spans gives them the ids from :first_id on. (NOT INDEXED: read
+# by rowid; the planner would rather walk all of spans_by_conversation for the GROUP BY.)
+INSERTED = "spans AS s NOT INDEXED WHERE s.id >= :first_id"
 # A span about to be deleted, in the trigger (rowid: the span's id, in every schema version).
-DELETED = "spans AS s WHERE s.rowid = OLD.rowid"
+DELETED = "spans AS s NOT INDEXED WHERE s.rowid = OLD.rowid"
 
 
 def _matching(table: str, *columns: str) -> str:
     """`table`'s row for a row of `d`: equal on `columns`."""
     return " AND ".join(f"{table}.{c} = d.{c}" for c in ("project_id", "conversation_id", *columns))
-
-
-def _facet_values(rows: str) -> str:
-    """Each span's (project, conversation, facet, value), one row per facet it has."""
-    return "\n  UNION ALL\n  ".join(
-        f"SELECT s.project_id, s.conversation_id, '{facet}' AS facet, {value} AS value FROM {rows}"
-        for facet, value in FACETS.items()
-    )
 
 
 def _sums(rows: str) -> str:
@@ -80,10 +73,12 @@ def _sums(rows: str) -> str:
     return f"SELECT s.project_id, s.conversation_id{sums}{edges}\nFROM {rows} GROUP BY s.project_id, s.conversation_id"
 
 
-def _facet_counts(rows: str) -> str:
-    return f"""SELECT project_id, conversation_id, facet, value, count(*) AS spans FROM (
-  {_facet_values(rows)}
-) WHERE value IS NOT NULL GROUP BY project_id, conversation_id, facet, value"""
+def _facet_counts(rows: str, facet: str, value: str) -> str:
+    """Per conversation of `rows` and value of `facet`: their spans."""
+    return (
+        f"SELECT s.project_id, s.conversation_id, '{facet}' AS facet, {value} AS value, count(*) AS spans\n"
+        f"FROM {rows} AND {value} IS NOT NULL GROUP BY s.project_id, s.conversation_id, {value}"
+    )
 
 
 def _trace_counts(rows: str) -> str:
@@ -113,9 +108,12 @@ def adding(rows: str) -> list[str]:
         f"""INSERT INTO conversation_traces (project_id, conversation_id, trace_id, spans)
 {_trace_counts(rows)}
 ON CONFLICT (project_id, conversation_id, trace_id) DO UPDATE SET spans = spans + excluded.spans""",
-        f"""INSERT INTO conversation_facets (project_id, conversation_id, facet, value, spans)
-{_facet_counts(rows)}
-ON CONFLICT (project_id, conversation_id, facet, value) DO UPDATE SET spans = spans + excluded.spans""",
+        *(
+            f"""INSERT INTO conversation_facets (project_id, conversation_id, facet, value, spans)
+{_facet_counts(rows, facet, value)}
+ON CONFLICT (project_id, conversation_id, facet, value) DO UPDATE SET spans = spans + excluded.spans"""
+            for facet, value in FACETS.items()
+        ),
         f"""INSERT INTO conversation_stats (project_id, conversation_id, turns, {columns})
 SELECT d.project_id, d.conversation_id, {_TURNS}, {", ".join(f"d.{c}" for c in [*SUMS, *EDGES])}
 FROM ({_sums(rows)}) AS d WHERE true
@@ -147,9 +145,12 @@ def removing(rows: str) -> list[str]:
 FROM ({_trace_counts(rows)}) AS d
 WHERE {_matching("conversation_traces", "trace_id")}""",
         f"DELETE FROM conversation_traces WHERE spans <= 0 AND {_touched(rows)}",
-        f"""UPDATE conversation_facets SET spans = conversation_facets.spans - d.spans
-FROM ({_facet_counts(rows)}) AS d
-WHERE {_matching("conversation_facets", "facet", "value")}""",
+        *(
+            f"""UPDATE conversation_facets SET spans = conversation_facets.spans - d.spans
+FROM ({_facet_counts(rows, facet, value)}) AS d
+WHERE {_matching("conversation_facets", "facet", "value")}"""
+            for facet, value in FACETS.items()
+        ),
         f"DELETE FROM conversation_facets WHERE spans <= 0 AND {_touched(rows)}",
         f"""UPDATE conversation_stats SET
   {subtracted},
@@ -172,7 +173,7 @@ REBUILD = [
     "DELETE FROM conversation_traces",
     "DELETE FROM conversation_facets",
     "DELETE FROM conversation_stats",
-    *adding("spans AS s"),
+    *adding("spans AS s WHERE true"),
 ]
 
 
