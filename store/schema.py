@@ -265,11 +265,11 @@ def _v3_integer_span_ids(db: sqlite_utils.Database) -> None:
 
 
 def _v4_stats_trigger(db: sqlite_utils.Database) -> None:
-    """The conversation stats' delete trigger generated from their one definition
-    (store/conversation_stats.py) instead of v2/v3's hand-written one, which also held
-    the details' cleanup: that is spans_details_ad now. The stats are recomputed."""
-    db.executescript(f"BEGIN; DROP TRIGGER IF EXISTS spans_stats_ad; {_DETAILS_TRIGGER}; COMMIT;")
-    conversation_stats.rebuild(db.conn)
+    """The conversation stats' delete trigger (spans_stats_ad) generated from their one
+    definition in store/conversation_stats.py; v3's hand-written one also deleted the
+    span's details and text, which spans_details_ad does now. The stats are recomputed."""
+    db.executescript(f"BEGIN; {_DETAILS_TRIGGER}; COMMIT;")
+    conversation_stats.rebuild(db.conn)  # replaces spans_stats_ad
 
 
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [

@@ -484,7 +484,7 @@ class SQLiteStore:
                 if trace_names != encoded.trace_names:
                     span_params = _in_conversations(span_params, trace_names)
                 # A replaced span's old details, text and stats leave with its old row
-                # (triggers spans_stats_bd and spans_details_ad); its new ones are added below.
+                # (triggers spans_stats_ad and spans_details_ad); its new ones are added below.
                 first_id = conn.execute(NEXT_SPAN_ID).fetchone()[0]
                 ids = range(first_id, first_id + len(span_params))
                 conn.executemany(INSERT_SPAN, [(span_id, *p) for span_id, p in zip(ids, span_params)])
