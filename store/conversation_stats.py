@@ -184,7 +184,8 @@ def _removing_old() -> list[str]:
         f"UPDATE conversation_traces SET spans = spans - 1 WHERE {same} AND trace_id = OLD.trace_id",
         f"DELETE FROM conversation_traces WHERE {same} AND trace_id = OLD.trace_id AND spans <= 0",
         *(
-            f"UPDATE conversation_facets SET spans = spans - 1 WHERE {same} AND facet = '{facet}' AND value = {_old(value)}"
+            f"UPDATE conversation_facets SET spans = spans - 1\n"
+            f"WHERE {same} AND facet = '{facet}' AND value = {_old(value)}"
             for facet, value in FACETS.items()
         ),
         f"DELETE FROM conversation_facets WHERE {same} AND spans <= 0",
