@@ -278,3 +278,40 @@ def test_a_v2_database_is_rebuilt_around_span_ids_on_open(tmp_path: Path) -> Non
         assert store.list_conversations("p", limit=10, search="goodbye").total == 1
     finally:
         store.close()
+
+
+def test_a_v3_database_gets_the_generated_stats_trigger_on_open(tmp_path: Path) -> None:
+    """Upgrading from v3, whose one hand-written delete trigger `spans_stats_ad` took out a
+    span's stats, details and text: v4 replaces it with the stats trigger generated from
+    store/conversation_stats.py and `spans_details_ad`, and recomputes the stats."""
+    path = tmp_path / "v3.db"
+    rng = random.Random(5)
+    store = SQLiteStore(path)
+    written = [random_span(rng, t, s) for t in range(12) for s in range(5)]
+    store.write_spans(written)
+    store.close()
+    raw = sqlite3.connect(path)
+    with raw:  # v3's layout: one trigger for everything a delete takes, and stats gone astray
+        raw.execute("PRAGMA user_version = 3")
+        raw.execute("DROP TRIGGER spans_details_ad")
+        raw.execute("DROP TRIGGER spans_stats_ad")
+        raw.execute(
+            "CREATE TRIGGER spans_stats_ad AFTER DELETE ON spans BEGIN "
+            "DELETE FROM span_details WHERE id = OLD.id; DELETE FROM span_text_fts WHERE rowid = OLD.id; END"
+        )
+        raw.execute("UPDATE conversation_stats SET spans = spans + 7")
+        raw.execute("DELETE FROM conversation_facets")
+    raw.close()
+
+    store = SQLiteStore(path)
+    try:
+        triggers = store.reader().execute("SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name")
+        assert [name for (name,) in triggers] == ["spans_details_ad", "spans_stats_ad"]
+        assert_stats_match_a_scan(path)
+        # Re-exports with other values, then a prune: the stats, details and text follow.
+        store.write_spans([random_span(rng, int(r.trace_id, 16), int(r.span_id, 16)) for r in written[::3]])
+        assert_stats_match_a_scan(path)
+        assert store.prune(older_than_ns=9_000_000_000).traces > 0
+        assert_stats_match_a_scan(path)
+    finally:
+        store.close()
