@@ -34,7 +34,7 @@ SUMS = {
     "input_tokens": "COALESCE(s.input_tokens, 0)",
     "output_tokens": "COALESCE(s.output_tokens, 0)",
 }
-# The conversation's first and last activity: column -> (aggregate, what of a span).
+# The conversation's first and last activity: column -> (min or max, what of a span).
 EDGES = {
     "first_ns": ("min", "s.start_ns"),
     "last_ns": ("max", "s.end_ns"),
