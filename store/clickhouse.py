@@ -29,6 +29,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import orjson
 
+from otelite.store import conversation_stats
 from otelite.store.base import render_minimap
 from otelite.store.clickhouse_schema import MIGRATIONS, SCHEMA_VERSION, TTL_TABLES, Schema, bootstrap
 from otelite.store.model import (
@@ -274,6 +275,8 @@ def _apply_ttl(client: ClickHouseClient, schema: Schema) -> None:
 # the trace id. `owner` is a (trace_id, named_conversation_id) subquery over the traces
 # read. (Aliases never reuse a column's name: ClickHouse lets an alias shadow a column.)
 RESOLVED_CONVERSATION = "if(s.conversation_source = 1, s.conversation_id, if(owner.named_conversation_id != '', owner.named_conversation_id, s.trace_id))"
+# A conversation's stats, computed when asked from the one definition (store/conversation_stats.py).
+_STATS = ",\n         ".join(conversation_stats.AGGREGATES)
 
 
 def conversation_spans_sql(schema: Schema, select: str, where: str = "", tail: str = "") -> str:
@@ -497,17 +500,7 @@ SELECT conversation, turns, spans, errors, input_tokens, output_tokens, first_ns
        count() OVER () AS total
 FROM (
   SELECT {RESOLVED_CONVERSATION} AS conversation,
-         uniqExact(s.trace_id) AS turns,
-         count() AS spans,
-         countIf(s.status = 'ERROR') AS errors,
-         sum(ifNull(s.input_tokens, 0)) AS input_tokens,
-         sum(ifNull(s.output_tokens, 0)) AS output_tokens,
-         min(s.start_ns) AS first_ns,
-         max(s.end_ns) AS last_ns,
-         arraySort(groupUniqArrayIf(assumeNotNull(s.agent_name), s.agent_name IS NOT NULL)) AS agents,
-         arraySort(groupUniqArrayIf(
-           assumeNotNull(coalesce(s.response_model, s.request_model)),
-           coalesce(s.response_model, s.request_model) IS NOT NULL)) AS models{"".join(", " + m for m in matches)}
+         {_STATS}{"".join(", " + m for m in matches)}
   FROM {self.table("spans")} AS s FINAL
   LEFT JOIN (
     SELECT trace_id, argMin(conversation_id, named_ns) AS named_conversation_id

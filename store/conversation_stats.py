@@ -1,250 +1,257 @@
-"""Upkeep of the conversation stats for the spans a write touches, per batch.
+"""The conversation stats: what the conversation list shows of each conversation, defined once.
 
-`SQLiteStore.write_spans` adds the spans it inserts with `apply_delta(delta_of(...))`: their
-contributions are summed in Python from the rows it already holds (one pass), then
-written as one upsert per conversation, trace and facet: the cost is per batch and per
-conversation, not per span, which is what group commit needs. Spans already stored
-that move into their named conversation (children exported before the root) are
-listed in the temporary table `stat_spans` and moved set-based (`remove_listed`,
-`add_listed`). Deleted spans (a re-export's INSERT OR REPLACE, a prune) are taken out
-by the row trigger `spans_stats_ad` of store/schema.py instead, so any delete keeps
-the stats right.
+The definition is SUMS, EDGES and FACETS below, each entry SQL over one span `s` (a row of
+`spans`; name its columns `s.<column>`); turns are a conversation's distinct traces.
+Everything else is derived from it:
+
+- SQLite keeps the stats in conversation_stats, conversation_traces (spans per turn) and
+  conversation_facets (spans per agent / model) with the statements built below:
+    inserts: `SQLiteStore.write_spans` adds a batch's rows once inserted (ADD_INSERTED: per
+      batch and conversation, not per span, which is what group commit needs);
+    moves: spans stored before their trace named its conversation are listed in
+      temp.stat_spans, taken out, moved and added again (`move`);
+    deletes: the row trigger spans_stats_ad (TRIGGER) takes out every deleted span, so any
+      delete keeps the stats right: the one INSERT OR REPLACE does on a re-exported span
+      (the store turns on `recursive_triggers` so it is seen), a prune;
+    `rebuild`: the trigger created again and the stats recomputed from the spans.
+- ClickHouse computes the same when asked (AGGREGATES, used by store/clickhouse.py).
+
+To add a stat: an entry in SUMS (or EDGES, FACETS); its column in conversation_stats, by a
+migration that adds it and calls `rebuild`; its field in ConversationSummary.
 """
 
 from __future__ import annotations
 
+import re
 import sqlite3
-from collections.abc import Iterable
-from typing import NamedTuple
 
-CREATE_TEMP = """
-CREATE TEMP TABLE IF NOT EXISTS stat_spans (
-  project_id TEXT, trace_id TEXT, span_id TEXT, PRIMARY KEY (project_id, trace_id, span_id)
-) WITHOUT ROWID;
-CREATE TEMP TABLE IF NOT EXISTS stat_conversations (
-  project_id TEXT, conversation_id TEXT, PRIMARY KEY (project_id, conversation_id)
-) WITHOUT ROWID;
-"""
+# --- The definition ---------------------------------------------------------------------
 
-# The listed spans as stored now. CROSS JOIN keeps SQLite from scanning `spans` and
-# probing the (small) list: it fixes the list as the outer loop.
-_KEYED = """WITH keyed AS (
-  SELECT s.* FROM temp.stat_spans k CROSS JOIN spans s
-  ON s.project_id = k.project_id AND s.trace_id = k.trace_id AND s.span_id = k.span_id
-) """
-# Models: the model that answered, else the one asked for.
-_FACETS = """
-SELECT project_id, conversation_id, 'agent' AS facet, agent_name AS value, count(*) AS spans
-FROM keyed WHERE agent_name IS NOT NULL GROUP BY project_id, conversation_id, agent_name
-UNION ALL
-SELECT project_id, conversation_id, 'model', COALESCE(response_model, request_model), count(*)
-FROM keyed WHERE COALESCE(response_model, request_model) IS NOT NULL
-GROUP BY project_id, conversation_id, COALESCE(response_model, request_model)
-"""
-_TOUCHED = "SELECT project_id, conversation_id FROM temp.stat_conversations"
+# What one span adds to its conversation's total, per conversation_stats column.
+SUMS = {
+    "spans": "1",
+    "errors": "s.status = 'ERROR'",
+    "input_tokens": "COALESCE(s.input_tokens, 0)",
+    "output_tokens": "COALESCE(s.output_tokens, 0)",
+}
+# The conversation's first and last activity: column -> (min or max, what of a span).
+EDGES = {
+    "first_ns": ("min", "s.start_ns"),
+    "last_ns": ("max", "s.end_ns"),
+}
+# The model a span used: the one that answered, else the one asked for.
+MODEL = "COALESCE(s.response_model, s.request_model)"
+# The values a conversation is filtered and labelled by: facet -> a span's value (NULL: none).
+# ConversationSummary lists them as `agents` and `models`.
+FACETS = {
+    "agent": "s.agent_name",
+    "model": MODEL,
+}
 
-ADD = [
-    _KEYED
-    + """
-    INSERT INTO conversation_stats
-      (project_id, conversation_id, turns, spans, errors, input_tokens, output_tokens, first_ns, last_ns)
-    SELECT project_id, conversation_id, 0, count(*), sum(status = 'ERROR'), sum(COALESCE(input_tokens, 0)),
-           sum(COALESCE(output_tokens, 0)), min(start_ns), max(end_ns)
-    FROM keyed WHERE true GROUP BY project_id, conversation_id
-    ON CONFLICT (project_id, conversation_id) DO UPDATE SET
-      spans = spans + excluded.spans,
-      errors = errors + excluded.errors,
-      input_tokens = input_tokens + excluded.input_tokens,
-      output_tokens = output_tokens + excluded.output_tokens,
-      first_ns = min(first_ns, excluded.first_ns),
-      last_ns = max(last_ns, excluded.last_ns)
-    """,
-    _KEYED
-    + """
-    INSERT INTO conversation_traces (project_id, conversation_id, trace_id, spans)
-    SELECT project_id, conversation_id, trace_id, count(*) FROM keyed WHERE true
-    GROUP BY project_id, conversation_id, trace_id
-    ON CONFLICT (project_id, conversation_id, trace_id) DO UPDATE SET spans = spans + excluded.spans
-    """,
-    _KEYED
-    + "INSERT INTO conversation_facets (project_id, conversation_id, facet, value, spans) SELECT * FROM ("
-    + _FACETS
-    + """) WHERE true
-    ON CONFLICT (project_id, conversation_id, facet, value) DO UPDATE SET spans = spans + excluded.spans
-    """,
-    "DELETE FROM temp.stat_conversations",
-    _KEYED + "INSERT OR IGNORE INTO temp.stat_conversations SELECT DISTINCT project_id, conversation_id FROM keyed",
-    f"""
-    UPDATE conversation_stats SET turns = (
-      SELECT count(*) FROM conversation_traces t
-      WHERE t.project_id = conversation_stats.project_id AND t.conversation_id = conversation_stats.conversation_id)
-    WHERE (project_id, conversation_id) IN ({_TOUCHED})
-    """,
-]
+# --- SQLite: sets of spans --------------------------------------------------------------
+#
+# `rows` below is a set of stored spans: a FROM clause over `spans AS s` that ends in a
+# WHERE condition. Aggregated per conversation (trace, facet value) as `d`, they are added
+# to the stats by upserts, or subtracted while still stored (an edge is looked up again
+# among the conversation's other spans only when one of them sat on it).
 
-# Take the listed spans out of the conversations they are in now (before they move).
-REMOVE = [
-    "DELETE FROM temp.stat_conversations",
-    _KEYED + "INSERT OR IGNORE INTO temp.stat_conversations SELECT DISTINCT project_id, conversation_id FROM keyed",
-    _KEYED
-    + """
-    UPDATE conversation_stats SET
-      spans = conversation_stats.spans - d.spans,
-      errors = conversation_stats.errors - d.errors,
-      input_tokens = conversation_stats.input_tokens - d.input_tokens,
-      output_tokens = conversation_stats.output_tokens - d.output_tokens
-    FROM (SELECT project_id, conversation_id, count(*) AS spans, sum(status = 'ERROR') AS errors,
-                 sum(COALESCE(input_tokens, 0)) AS input_tokens, sum(COALESCE(output_tokens, 0)) AS output_tokens
-          FROM keyed GROUP BY project_id, conversation_id) AS d
-    WHERE conversation_stats.project_id = d.project_id AND conversation_stats.conversation_id = d.conversation_id
-    """,
-    _KEYED
-    + """
-    UPDATE conversation_traces SET spans = conversation_traces.spans - d.spans
-    FROM (SELECT project_id, conversation_id, trace_id, count(*) AS spans FROM keyed
-          GROUP BY project_id, conversation_id, trace_id) AS d
-    WHERE conversation_traces.project_id = d.project_id AND conversation_traces.conversation_id = d.conversation_id
-      AND conversation_traces.trace_id = d.trace_id
-    """,
-    _KEYED
-    + "UPDATE conversation_facets SET spans = conversation_facets.spans - d.spans FROM ("
-    + _FACETS
-    + """) AS d
-    WHERE conversation_facets.project_id = d.project_id AND conversation_facets.conversation_id = d.conversation_id
-      AND conversation_facets.facet = d.facet AND conversation_facets.value = d.value
-    """,
-    f"DELETE FROM conversation_traces WHERE spans <= 0 AND (project_id, conversation_id) IN ({_TOUCHED})",
-    f"DELETE FROM conversation_facets WHERE spans <= 0 AND (project_id, conversation_id) IN ({_TOUCHED})",
-    f"DELETE FROM conversation_stats WHERE spans <= 0 AND (project_id, conversation_id) IN ({_TOUCHED})",
-]
+# A batch's new rows: write_spans gives them the ids from :first_id on. (NOT INDEXED: read
+# by rowid; the planner would rather walk all of spans_by_conversation for the GROUP BY.)
+INSERTED = "spans AS s NOT INDEXED WHERE s.id >= :first_id"
+# Spans listed for a move (LIST_PROVISIONAL_SPANS in store/sqlite.py). CROSS JOIN fixes the
+# (small) list as the outer loop.
+CREATE_TEMP = "CREATE TEMP TABLE IF NOT EXISTS stat_spans (id INTEGER PRIMARY KEY)"
+LISTED = "temp.stat_spans k CROSS JOIN spans AS s WHERE s.id = k.id"
+ALL = "spans AS s WHERE true"
 
-# After the move: what is left of those conversations gets its turns and edges again.
-# (Usually nothing is left: a trace's provisional conversation holds only that trace.)
-REFRESH_LEFT = f"""
-UPDATE conversation_stats SET
-  turns = (SELECT count(*) FROM conversation_traces t
-           WHERE t.project_id = conversation_stats.project_id AND t.conversation_id = conversation_stats.conversation_id),
-  first_ns = (SELECT min(start_ns) FROM spans s
-              WHERE s.project_id = conversation_stats.project_id AND s.conversation_id = conversation_stats.conversation_id),
-  last_ns = (SELECT max(end_ns) FROM spans s
-             WHERE s.project_id = conversation_stats.project_id AND s.conversation_id = conversation_stats.conversation_id)
-WHERE (project_id, conversation_id) IN ({_TOUCHED})
-"""
+_KEYS = "s.project_id, s.conversation_id"
+_SEP = ",\n  "
+_COLUMNS = [*SUMS, *EDGES]
+# A conversation's turns: its traces with a span in it (conversation_traces is kept first).
+_TURNS = """(SELECT count(*) FROM conversation_traces t
+   WHERE t.project_id = d.project_id AND t.conversation_id = d.conversation_id)"""
 
 
-def list_spans(conn: sqlite3.Connection, sql: str, params: Iterable[tuple[object, ...]]) -> bool:
-    """Make `sql` (run once per params, inserting into temp.stat_spans) the listed spans.
-
-    Returns whether any span is listed.
-    """
-    conn.execute("DELETE FROM temp.stat_spans")
-    conn.executemany(sql, params)  # sql-safe: callers pass the constant LIST_PROVISIONAL_SPANS
-    return conn.execute("SELECT EXISTS (SELECT 1 FROM temp.stat_spans)").fetchone()[0] == 1
+def _sums(rows: str) -> str:
+    values = [f"sum({expr}) AS {column}" for column, expr in SUMS.items()]
+    values += [f"{agg}({expr}) AS {column}" for column, (agg, expr) in EDGES.items()]
+    return f"SELECT {_KEYS}, {', '.join(values)}\nFROM {rows} GROUP BY {_KEYS}"
 
 
-def add_listed(conn: sqlite3.Connection) -> None:
-    for statement in ADD:
-        conn.execute(statement)
+def _trace_counts(rows: str) -> str:
+    return f"SELECT {_KEYS}, s.trace_id, count(*) AS spans FROM {rows} GROUP BY {_KEYS}, s.trace_id"
 
 
-def remove_listed(conn: sqlite3.Connection) -> None:
-    for statement in REMOVE:
-        conn.execute(statement)
-
-
-# What one inserted span adds to its conversation's stats: (project_id, conversation_id,
-# trace_id, status, input_tokens, output_tokens, start_ns, end_ns, agent_name, model),
-# the model being the one that answered, else the one asked for. A plain tuple rather
-# than a NamedTuple: one is built for every span of every batch (twice on the worker
-# path: its request's encoding, then its commit group's), and a NamedTuple's Python
-# constructor was a fifth of that placing.
-StatSpan = tuple[str, str, str, str, int | None, int | None, int, int, str | None, str | None]
-
-
-UPSERT_STATS = """
-INSERT INTO conversation_stats
-  (project_id, conversation_id, turns, spans, errors, input_tokens, output_tokens, first_ns, last_ns)
-VALUES (?, ?, 0, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (project_id, conversation_id) DO UPDATE SET
-  spans = spans + excluded.spans,
-  errors = errors + excluded.errors,
-  input_tokens = input_tokens + excluded.input_tokens,
-  output_tokens = output_tokens + excluded.output_tokens,
-  first_ns = min(first_ns, excluded.first_ns),
-  last_ns = max(last_ns, excluded.last_ns)
-"""
-UPSERT_TRACE = """
-INSERT INTO conversation_traces (project_id, conversation_id, trace_id, spans) VALUES (?, ?, ?, ?)
-ON CONFLICT (project_id, conversation_id, trace_id) DO UPDATE SET spans = spans + excluded.spans
-"""
-UPSERT_FACET = """
-INSERT INTO conversation_facets (project_id, conversation_id, facet, value, spans) VALUES (?, ?, ?, ?, ?)
-ON CONFLICT (project_id, conversation_id, facet, value) DO UPDATE SET spans = spans + excluded.spans
-"""
-RECOUNT_TURNS = """
-UPDATE conversation_stats SET turns = (
-  SELECT count(*) FROM conversation_traces t WHERE t.project_id = ?1 AND t.conversation_id = ?2)
-WHERE project_id = ?1 AND conversation_id = ?2
-"""
-
-
-class StatsDelta(NamedTuple):
-    """What a batch of inserted spans adds: parameters of the four upkeep statements."""
-
-    conversations: list[tuple[object, ...]]
-    traces: list[tuple[object, ...]]
-    facets: list[tuple[object, ...]]
-    recount: list[tuple[str, str]]
-
-
-def apply_delta(conn: sqlite3.Connection, delta: StatsDelta) -> None:
-    """Add newly inserted spans (already in `spans`) to their conversations' stats.
-
-    Must run after the INSERT OR REPLACE: the delete trigger has then taken out what a
-    replaced span used to add.
-    """
-    conn.executemany(UPSERT_STATS, delta.conversations)
-    conn.executemany(UPSERT_TRACE, delta.traces)
-    conn.executemany(UPSERT_FACET, delta.facets)
-    conn.executemany(RECOUNT_TURNS, delta.recount)
-
-
-def delta_of(spans: Iterable[StatSpan]) -> StatsDelta:
-    """Sum spans per conversation, trace and facet: no database needed."""
-    conversations: dict[tuple[str, str], list[int]] = {}
-    traces: dict[tuple[str, str, str], int] = {}
-    facets: dict[tuple[str, str, str, str], int] = {}
-    # Unpacked in the loop header: one step instead of ten attribute reads per span.
-    for (
-        project_id, conversation_id, trace_id, status, input_tokens, output_tokens, start_ns, end_ns, agent_name, model
-    ) in spans:
-        key = (project_id, conversation_id)
-        error = 1 if status == "ERROR" else 0
-        input_tokens = input_tokens or 0
-        output_tokens = output_tokens or 0
-        entry = conversations.get(key)
-        if entry is None:
-            conversations[key] = [1, error, input_tokens, output_tokens, start_ns, end_ns]
-        else:
-            entry[0] += 1
-            entry[1] += error
-            entry[2] += input_tokens
-            entry[3] += output_tokens
-            if start_ns < entry[4]:
-                entry[4] = start_ns
-            if end_ns > entry[5]:
-                entry[5] = end_ns
-        trace = (project_id, conversation_id, trace_id)
-        traces[trace] = traces.get(trace, 0) + 1
-        if agent_name is not None:
-            facet = (project_id, conversation_id, "agent", agent_name)
-            facets[facet] = facets.get(facet, 0) + 1
-        if model is not None:
-            facet = (project_id, conversation_id, "model", model)
-            facets[facet] = facets.get(facet, 0) + 1
-    return StatsDelta(
-        [(*key, *entry) for key, entry in conversations.items()],
-        [(*key, count) for key, count in traces.items()],
-        [(*key, count) for key, count in facets.items()],
-        list(conversations),
+def _facet_counts(rows: str, facet: str, value: str) -> str:
+    return (
+        f"SELECT {_KEYS}, '{facet}' AS facet, {value} AS value, count(*) AS spans\n"
+        f"FROM {rows} AND {value} IS NOT NULL GROUP BY {_KEYS}, {value}"
     )
+
+
+def _matching(table: str, *columns: str) -> str:
+    """`table`'s row for a row of `d`."""
+    return " AND ".join(f"{table}.{c} = d.{c}" for c in ("project_id", "conversation_id", *columns))
+
+
+def _touched(rows: str) -> str:
+    return f"(project_id, conversation_id) IN (SELECT {_KEYS} FROM {rows})"
+
+
+def adding(rows: str) -> list[str]:
+    """Statements that add the spans of `rows` (stored, in their conversations) to the stats."""
+    added = [f"{c} = {c} + excluded.{c}" for c in SUMS]
+    added += [f"{c} = {agg}({c}, excluded.{c})" for c, (agg, _) in EDGES.items()]
+    return [
+        f"""INSERT INTO conversation_traces (project_id, conversation_id, trace_id, spans)
+{_trace_counts(rows)}
+ON CONFLICT (project_id, conversation_id, trace_id) DO UPDATE SET spans = spans + excluded.spans""",
+        *(
+            f"""INSERT INTO conversation_facets (project_id, conversation_id, facet, value, spans)
+{_facet_counts(rows, facet, value)}
+ON CONFLICT (project_id, conversation_id, facet, value) DO UPDATE SET spans = spans + excluded.spans"""
+            for facet, value in FACETS.items()
+        ),
+        f"""INSERT INTO conversation_stats (project_id, conversation_id, turns, {", ".join(_COLUMNS)})
+SELECT d.project_id, d.conversation_id, {_TURNS}, {", ".join("d." + c for c in _COLUMNS)}
+FROM ({_sums(rows)}) AS d WHERE true
+ON CONFLICT (project_id, conversation_id) DO UPDATE SET
+  turns = excluded.turns,
+  {_SEP.join(added)}""",
+    ]
+
+
+def removing(rows: str) -> list[str]:
+    """Statements that take the spans of `rows` (still stored) out of the stats."""
+
+    def edge(column: str, agg: str, expr: str) -> str:
+        kept = ">" if agg == "min" else "<"
+        others = (
+            f"SELECT {agg}({expr}) FROM spans AS s WHERE s.project_id = d.project_id "
+            f"AND s.conversation_id = d.conversation_id AND s.rowid NOT IN (SELECT s.rowid FROM {rows})"
+        )
+        current = f"conversation_stats.{column}"
+        return f"{column} = CASE WHEN d.{column} {kept} {current} THEN {current}\n    ELSE ({others}) END"
+
+    subtracted = [f"{c} = conversation_stats.{c} - d.{c}" for c in SUMS]
+    subtracted += [edge(c, agg, expr) for c, (agg, expr) in EDGES.items()]
+    return [
+        f"""UPDATE conversation_traces SET spans = conversation_traces.spans - d.spans
+FROM ({_trace_counts(rows)}) AS d
+WHERE {_matching("conversation_traces", "trace_id")}""",
+        f"DELETE FROM conversation_traces WHERE spans <= 0 AND {_touched(rows)}",
+        *(
+            f"""UPDATE conversation_facets SET spans = conversation_facets.spans - d.spans
+FROM ({_facet_counts(rows, facet, value)}) AS d
+WHERE {_matching("conversation_facets", "facet", "value")}"""
+            for facet, value in FACETS.items()
+        ),
+        f"DELETE FROM conversation_facets WHERE spans <= 0 AND {_touched(rows)}",
+        f"""UPDATE conversation_stats SET
+  {_SEP.join(subtracted)},
+  turns = {_TURNS}
+FROM ({_sums(rows)}) AS d
+WHERE {_matching("conversation_stats")}""",
+        f"DELETE FROM conversation_stats WHERE spans <= 0 AND {_touched(rows)}",
+    ]
+
+
+# --- SQLite: one deleted span, in its row trigger ---------------------------------------
+#
+# The same subtraction for the one row OLD, written directly (an UPDATE ... FROM and a
+# GROUP BY per statement and deleted row cost twice as much).
+
+
+def _old(expr: str) -> str:
+    """A definition's expression over the deleted row OLD instead of `s`."""
+    return re.sub(r"\bs\.", "OLD.", expr)
+
+
+def _removing_old() -> list[str]:
+    same = "project_id = OLD.project_id AND conversation_id = OLD.conversation_id"
+
+    def edge(column: str, agg: str, expr: str) -> str:
+        kept = ">" if agg == "min" else "<"
+        others = (
+            f"SELECT {agg}({expr}) FROM spans AS s "
+            "WHERE s.project_id = OLD.project_id AND s.conversation_id = OLD.conversation_id"
+        )
+        return f"{column} = CASE WHEN {_old(expr)} {kept} {column} THEN {column} ELSE ({others}) END"
+
+    subtracted = [f"{c} = {c} - ({_old(expr)})" for c, expr in SUMS.items()]
+    subtracted += [edge(c, agg, expr) for c, (agg, expr) in EDGES.items()]
+    return [
+        f"UPDATE conversation_traces SET spans = spans - 1 WHERE {same} AND trace_id = OLD.trace_id",
+        f"DELETE FROM conversation_traces WHERE {same} AND trace_id = OLD.trace_id AND spans <= 0",
+        *(
+            f"UPDATE conversation_facets SET spans = spans - 1\n"
+            f"WHERE {same} AND facet = '{facet}' AND value = {_old(value)}"
+            for facet, value in FACETS.items()
+        ),
+        f"DELETE FROM conversation_facets WHERE {same} AND spans <= 0",
+        f"""UPDATE conversation_stats SET
+  {_SEP.join(subtracted)},
+  turns = (SELECT count(*) FROM conversation_traces t
+           WHERE t.project_id = OLD.project_id AND t.conversation_id = OLD.conversation_id)
+WHERE {same}""",
+        f"DELETE FROM conversation_stats WHERE {same} AND spans <= 0",
+    ]
+
+
+ADD_INSERTED = adding(INSERTED)
+ADD_LISTED = adding(LISTED)
+REMOVE_LISTED = removing(LISTED)
+TRIGGER = (
+    "CREATE TRIGGER IF NOT EXISTS spans_stats_ad AFTER DELETE ON spans BEGIN\n"
+    + "".join(statement + ";\n" for statement in _removing_old())
+    + "END"
+)
+REBUILD = [
+    "DELETE FROM conversation_traces",
+    "DELETE FROM conversation_facets",
+    "DELETE FROM conversation_stats",
+    *adding(ALL),
+]
+
+
+def rebuild(conn: sqlite3.Connection) -> None:
+    """The trigger from the current definition and the stats recomputed from the spans, in
+    one transaction (for a migration that changes the definition)."""
+    statements = ["BEGIN", "DROP TRIGGER IF EXISTS spans_stats_ad", TRIGGER, *REBUILD, "COMMIT"]
+    script = "".join(statement + ";\n" for statement in statements)
+    conn.executescript(script)  # sql-safe: generated from this module's constants
+
+
+def add_inserted(conn: sqlite3.Connection, first_id: int) -> None:
+    """Add the rows just inserted with ids from `first_id` on. Must run after the INSERT OR
+    REPLACE: the trigger has then taken out what a replaced span used to add."""
+    for statement in ADD_INSERTED:
+        conn.execute(statement, {"first_id": first_id})  # sql-safe: generated from this module's constants
+
+
+def move(conn: sqlite3.Connection, list_sql: str, move_sql: str, traces: set[tuple[str, str]]) -> None:
+    """Move spans into another conversation, their stats with them: `list_sql` (run per
+    trace) lists them in temp.stat_spans, `move_sql` (per trace) moves them."""
+    conn.execute("DELETE FROM temp.stat_spans")
+    conn.executemany(list_sql, traces)  # sql-safe: callers pass the constant LIST_PROVISIONAL_SPANS
+    if conn.execute("SELECT EXISTS (SELECT 1 FROM temp.stat_spans)").fetchone()[0] == 0:
+        return
+    for statement in REMOVE_LISTED:
+        conn.execute(statement)  # sql-safe: generated from this module's constants
+    conn.executemany(move_sql, traces)  # sql-safe: callers pass the constant ADOPT_EARLIER_SPANS
+    for statement in ADD_LISTED:
+        conn.execute(statement)  # sql-safe: generated from this module's constants
+
+
+# --- ClickHouse: the same, computed when asked ------------------------------------------
+
+# A conversation's stats columns, as aggregates over its spans `s` (same names).
+AGGREGATES = [
+    "uniqExact(s.trace_id) AS turns",
+    *(f"sum({expr}) AS {column}" for column, expr in SUMS.items()),
+    *(f"{agg}({expr}) AS {column}" for column, (agg, expr) in EDGES.items()),
+    *(
+        f"arraySort(groupUniqArrayIf(assumeNotNull({value}), {value} IS NOT NULL)) AS {facet}s"
+        for facet, value in FACETS.items()
+    ),
+]

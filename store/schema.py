@@ -14,6 +14,8 @@ from collections.abc import Callable
 import orjson
 import sqlite_utils
 
+from otelite.store import conversation_stats
+
 log = logging.getLogger("otelite.store")
 
 
@@ -105,69 +107,13 @@ INSERT OR REPLACE INTO span_text_fts (rowid, text)
 VALUES ((SELECT id FROM span_text WHERE project_id = ? AND trace_id = ? AND span_id = ?), ?)
 """
 
-# What deleting one span takes away (a row trigger, so every delete is seen: the one
-# INSERT OR REPLACE does on a re-exported span, a prune). Sums and counts are
-# subtracted; the first/last times are looked up again only when the span sat on that
-# edge. Inserts and moves are added set-based by store/conversation_stats.py.
-_REMOVE_SPAN = """
-UPDATE conversation_stats SET
-  spans = spans - 1,
-  errors = errors - ({r}.status = 'ERROR'),
-  input_tokens = input_tokens - COALESCE({r}.input_tokens, 0),
-  output_tokens = output_tokens - COALESCE({r}.output_tokens, 0)
-WHERE project_id = {r}.project_id AND conversation_id = {r}.conversation_id;
-UPDATE conversation_traces SET spans = spans - 1
-WHERE project_id = {r}.project_id AND conversation_id = {r}.conversation_id AND trace_id = {r}.trace_id;
-UPDATE conversation_stats SET turns = turns - 1
-WHERE project_id = {r}.project_id AND conversation_id = {r}.conversation_id
-  AND (SELECT spans FROM conversation_traces
-       WHERE project_id = {r}.project_id AND conversation_id = {r}.conversation_id AND trace_id = {r}.trace_id) = 0;
-DELETE FROM conversation_traces
-WHERE project_id = {r}.project_id AND conversation_id = {r}.conversation_id AND trace_id = {r}.trace_id AND spans = 0;
-UPDATE conversation_facets SET spans = spans - 1
-WHERE project_id = {r}.project_id AND conversation_id = {r}.conversation_id
-  AND ((facet = 'agent' AND value = {r}.agent_name)
-       OR (facet = 'model' AND value = COALESCE({r}.response_model, {r}.request_model)));
-DELETE FROM conversation_facets
-WHERE project_id = {r}.project_id AND conversation_id = {r}.conversation_id AND spans = 0;
-DELETE FROM conversation_stats
-WHERE project_id = {r}.project_id AND conversation_id = {r}.conversation_id AND spans = 0;
-UPDATE conversation_stats SET first_ns = (
-  SELECT min(start_ns) FROM spans WHERE project_id = {r}.project_id AND conversation_id = {r}.conversation_id)
-WHERE project_id = {r}.project_id AND conversation_id = {r}.conversation_id AND first_ns = {r}.start_ns;
-UPDATE conversation_stats SET last_ns = (
-  SELECT max(end_ns) FROM spans WHERE project_id = {r}.project_id AND conversation_id = {r}.conversation_id)
-WHERE project_id = {r}.project_id AND conversation_id = {r}.conversation_id AND last_ns = {r}.end_ns;
-"""
-
-# Rebuilds the stats of conversations already stored when this migration runs.
-_BACKFILL_STATS = """
-INSERT OR REPLACE INTO conversation_stats
-  (project_id, conversation_id, turns, spans, errors, input_tokens, output_tokens, first_ns, last_ns)
-SELECT project_id, conversation_id, count(DISTINCT trace_id), count(*), sum(status = 'ERROR'),
-       sum(COALESCE(input_tokens, 0)), sum(COALESCE(output_tokens, 0)), min(start_ns), max(end_ns)
-FROM spans GROUP BY project_id, conversation_id;
-INSERT OR REPLACE INTO conversation_traces (project_id, conversation_id, trace_id, spans)
-SELECT project_id, conversation_id, trace_id, count(*) FROM spans GROUP BY project_id, conversation_id, trace_id;
-INSERT OR REPLACE INTO conversation_facets (project_id, conversation_id, facet, value, spans)
-SELECT project_id, conversation_id, 'agent', agent_name, count(*) FROM spans
-WHERE agent_name IS NOT NULL GROUP BY project_id, conversation_id, agent_name;
-INSERT OR REPLACE INTO conversation_facets (project_id, conversation_id, facet, value, spans)
-SELECT project_id, conversation_id, 'model', COALESCE(response_model, request_model), count(*) FROM spans
-WHERE COALESCE(response_model, request_model) IS NOT NULL
-GROUP BY project_id, conversation_id, COALESCE(response_model, request_model);
-"""
-
-
 def _v2_conversation_list(db: sqlite_utils.Database) -> None:
     """Per-conversation stats kept at ingest, and full-text search.
 
-    `SQLiteStore.write_spans` adds what it inserts and moves (set-based, in its own
-    transaction: store/conversation_stats.py); the delete trigger below takes out
-    whatever is deleted: a re-export (INSERT OR REPLACE deletes the old row first; the
-    store turns on `recursive_triggers` so that delete is seen) or a prune. Spans are
-    inserted and moved between conversations only by write_spans. The list route reads
-    these tables and never scans spans.
+    `SQLiteStore.write_spans` adds what it inserts and moves; the delete trigger takes
+    out whatever is deleted: a re-export (INSERT OR REPLACE deletes the old row first; the
+    store turns on `recursive_triggers` so that delete is seen) or a prune. All of it is
+    store/conversation_stats.py. The list route reads these tables and never scans spans.
     """
     db["conversation_stats"].create(
         {
@@ -216,11 +162,10 @@ def _v2_conversation_list(db: sqlite_utils.Database) -> None:
     )
     db.execute("CREATE VIRTUAL TABLE IF NOT EXISTS span_text_fts USING fts5(text)")
     _backfill_span_text(db)
-    db.executescript(_BACKFILL_STATS)
+    conversation_stats.rebuild(db.conn)
     db.executescript(
-        "CREATE TRIGGER IF NOT EXISTS spans_stats_ad AFTER DELETE ON spans BEGIN\n"
-        + _REMOVE_SPAN.format(r="OLD")
-        + """DELETE FROM span_text_fts WHERE rowid = (
+        """CREATE TRIGGER IF NOT EXISTS spans_text_ad AFTER DELETE ON spans BEGIN
+DELETE FROM span_text_fts WHERE rowid = (
   SELECT id FROM span_text WHERE project_id = OLD.project_id AND trace_id = OLD.trace_id AND span_id = OLD.span_id);
 DELETE FROM span_text WHERE project_id = OLD.project_id AND trace_id = OLD.trace_id AND span_id = OLD.span_id;
 END;
@@ -239,6 +184,12 @@ def _backfill_span_text(db: sqlite_utils.Database) -> None:
     db.conn.executemany(_V2_INSERT_SPAN_TEXT, texts)
     db.conn.execute("COMMIT")
 
+
+# A deleted span's details and search text go with it.
+_DETAILS_TRIGGER = """CREATE TRIGGER IF NOT EXISTS spans_details_ad AFTER DELETE ON spans BEGIN
+DELETE FROM span_details WHERE id = OLD.id;
+DELETE FROM span_text_fts WHERE rowid = OLD.id;
+END"""
 
 # v3 rebuilds spans, span_details and the search index around an integer span id, in
 # one transaction. Old rows keep their rowid as their id.
@@ -264,6 +215,7 @@ SELECT s.rowid AS id, f.text FROM span_text_fts f
 JOIN span_text t ON t.id = f.rowid
 JOIN spans s ON s.project_id = t.project_id AND s.trace_id = t.trace_id AND s.span_id = t.span_id""",
     "DROP TRIGGER IF EXISTS spans_stats_ad",
+    "DROP TRIGGER IF EXISTS spans_text_ad",
     "DROP TABLE span_text_fts",
     "DROP TABLE span_text",
     "DROP TABLE span_details",
@@ -278,11 +230,8 @@ ON spans (project_id, conversation_id, start_ns, span_id, trace_id, operation_na
     "CREATE VIRTUAL TABLE span_text_fts USING fts5(text)",
     "INSERT INTO span_text_fts (rowid, text) SELECT id, text FROM temp.span_text_v3",
     "DROP TABLE temp.span_text_v3",
-    "CREATE TRIGGER spans_stats_ad AFTER DELETE ON spans BEGIN\n"
-    + _REMOVE_SPAN.format(r="OLD")
-    + """DELETE FROM span_details WHERE id = OLD.id;
-DELETE FROM span_text_fts WHERE rowid = OLD.id;
-END""",
+    _DETAILS_TRIGGER,
+    conversation_stats.TRIGGER,
 ]
 
 
@@ -308,14 +257,27 @@ def _v3_integer_span_ids(db: sqlite_utils.Database) -> None:
     conn.execute("BEGIN")
     try:
         for statement in _V3_REBUILD:
-            conn.execute(statement)
+            conn.execute(statement)  # sql-safe: constants, and conversation_stats.TRIGGER (generated from its constants)
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1_initial, _v2_conversation_list, _v3_integer_span_ids]
+def _v4_stats_trigger(db: sqlite_utils.Database) -> None:
+    """The conversation stats' delete trigger (spans_stats_ad) generated from their one
+    definition in store/conversation_stats.py; v3's hand-written one also deleted the
+    span's details and text, which spans_details_ad does now. The stats are recomputed."""
+    db.executescript(f"BEGIN; {_DETAILS_TRIGGER}; COMMIT;")
+    conversation_stats.rebuild(db.conn)  # replaces spans_stats_ad
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
+    _v1_initial,
+    _v2_conversation_list,
+    _v3_integer_span_ids,
+    _v4_stats_trigger,
+]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -102,8 +102,8 @@ DELETE FROM feedback WHERE project_id = ?1 AND conversation_id = ?2 AND trace_id
 PRUNE_BATCH_TRACES = 100
 
 LIST_PROVISIONAL_SPANS = """
-INSERT OR IGNORE INTO temp.stat_spans (project_id, trace_id, span_id)
-SELECT project_id, trace_id, span_id FROM spans WHERE project_id = ? AND trace_id = ? AND conversation_source = 0
+INSERT OR IGNORE INTO temp.stat_spans (id)
+SELECT id FROM spans WHERE project_id = ? AND trace_id = ? AND conversation_source = 0
 """
 
 # Conversations with a span whose text matches :word. The conversation is read from
@@ -271,14 +271,13 @@ _CONVERSATION, _SOURCE = 10, 11
 
 def _in_conversations(
     span_params: Iterable[tuple[object, ...]], trace_names: dict[tuple[str, str], str]
-) -> tuple[list[tuple[object, ...]], stats.StatsDelta]:
-    """The spans rows' parameters, each span in its conversation, and their stats.
+) -> list[tuple[object, ...]]:
+    """The spans rows' parameters, each span in its conversation.
 
     A span that names a conversation is in it (conversation_source 1); else it takes
     the one its trace was named into (2); else, for now, the trace id (0).
     """
     placed = []
-    stat_spans = []
     for params in span_params:
         if params[_SOURCE] != 1:
             trace = (params[0], params[1])
@@ -286,22 +285,13 @@ def _in_conversations(
             conversation, source = (named, 2) if named is not None else (params[1], 0)
             params = (*params[:_CONVERSATION], conversation, source, *params[_SOURCE + 1 :])
         placed.append(params)
-        stat_spans.append(_stat_of(params))
-    return placed, stats.delta_of(stat_spans)
-
-
-def _stat_of(params: tuple[Any, ...]) -> stats.StatSpan:
-    """What a spans row (its _span_params) adds to its conversation's stats."""
-    (project_id, trace_id, _, _, _, _, start_ns, end_ns, _, status, conversation_id, _, _, agent_name, _,
-     request_model, response_model, input_tokens, output_tokens, *_) = params
-    model = response_model if response_model is not None else request_model
-    return (project_id, conversation_id, trace_id, status, input_tokens, output_tokens, start_ns, end_ns, agent_name, model)
+    return placed
 
 
 @dataclass(slots=True)
 class EncodedSpans:
-    """A batch's SQL parameters, built without the database: the spans rows and their
-    stats placed in the conversations the batch itself names for its traces (the
+    """A batch's SQL parameters, built without the database: the spans rows placed in
+    the conversations the batch itself names for its traces (the
     writer checks that guess against trace_conversations and redoes it when an earlier
     batch named a trace), the details' JSON and the search text ('' for none). One
     entry per span in each of the three lists, in the same order: the writer gives the
@@ -312,7 +302,6 @@ class EncodedSpans:
     texts: list[str]
     named: list[tuple[str, str, str]]  # (project, trace, conversation) named by a span
     trace_names: dict[tuple[str, str], str]
-    stats: stats.StatsDelta
     # What commit listeners hear of these spans: each distinct (project, trace, named
     # conversation) once, in order (the events name traces and conversations, not spans).
     committed: list[CommittedSpan]
@@ -343,8 +332,7 @@ def _encoded(
     trace_names: dict[tuple[str, str], str] = {}
     for project_id, trace_id, conversation_id in named:
         trace_names.setdefault((project_id, trace_id), conversation_id)
-    placed, delta = _in_conversations(span_params, trace_names)
-    return EncodedSpans(placed, details, texts, named, trace_names, delta, committed)
+    return EncodedSpans(_in_conversations(span_params, trace_names), details, texts, named, trace_names, committed)
 
 
 def merge_encoded(parts: Sequence[EncodedSpans]) -> EncodedSpans:
@@ -485,24 +473,20 @@ class SQLiteStore:
                 conn.executemany(NAME_TRACE_CONVERSATION, encoded.named)
                 # Spans stored before their trace named its conversation move into it,
                 # and their stats with them.
-                if stats.list_spans(conn, LIST_PROVISIONAL_SPANS, named_traces):
-                    stats.remove_listed(conn)
-                    conn.executemany(ADOPT_EARLIER_SPANS, named_traces)
-                    conn.execute(stats.REFRESH_LEFT)
-                    stats.add_listed(conn)
+                stats.move(conn, LIST_PROVISIONAL_SPANS, ADOPT_EARLIER_SPANS, named_traces)
                 # This batch, in the conversations its traces now have: as encode_spans
                 # guessed from the batch alone, unless an earlier batch named one.
-                span_params, delta = encoded.span_params, encoded.stats
+                span_params = encoded.span_params
                 trace_names = _trace_names(conn, {(p[0], p[1]) for p in span_params})  # type: ignore[misc]
                 if trace_names != encoded.trace_names:
-                    span_params, delta = _in_conversations(span_params, trace_names)
+                    span_params = _in_conversations(span_params, trace_names)
                 # A replaced span's old details, text and stats leave with its old row
-                # (trigger spans_stats_ad); its new ones are added below.
+                # (triggers spans_stats_ad and spans_details_ad); its new ones are added below.
                 first_id = conn.execute(NEXT_SPAN_ID).fetchone()[0]
                 ids = range(first_id, first_id + len(span_params))
                 conn.executemany(INSERT_SPAN, [(span_id, *p) for span_id, p in zip(ids, span_params)])
                 conn.executemany(INSERT_DETAILS, [(span_id, *d) for span_id, d in zip(ids, encoded.details)])
-                stats.apply_delta(conn, delta)
+                stats.add_inserted(conn, first_id)
                 conn.executemany(INSERT_SPAN_TEXT, [(span_id, t) for span_id, t in zip(ids, encoded.texts) if t])
                 conn.execute("COMMIT")
             except BaseException:

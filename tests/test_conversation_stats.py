@@ -8,6 +8,7 @@ conversation, and conversations met in several batches.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import sqlite3
 from pathlib import Path
@@ -35,6 +36,18 @@ WHERE COALESCE(response_model, request_model) IS NOT NULL
 ORDER BY 1, 2, 3, 4
 """
 FACETS_KEPT = "SELECT project_id, conversation_id, facet, value FROM conversation_facets ORDER BY 1, 2, 3, 4"
+# The counts behind turns and facets, which the upkeep adds to and subtracts from.
+TRACES_SCAN = "SELECT project_id, conversation_id, trace_id, count(*) FROM spans GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
+TRACES_KEPT = "SELECT project_id, conversation_id, trace_id, spans FROM conversation_traces ORDER BY 1, 2, 3"
+FACET_COUNTS_SCAN = """
+SELECT project_id, conversation_id, 'agent', agent_name, count(*) FROM spans WHERE agent_name IS NOT NULL
+GROUP BY 1, 2, 4
+UNION ALL
+SELECT project_id, conversation_id, 'model', COALESCE(response_model, request_model), count(*) FROM spans
+WHERE COALESCE(response_model, request_model) IS NOT NULL GROUP BY 1, 2, 4
+ORDER BY 1, 2, 3, 4
+"""
+FACET_COUNTS_KEPT = "SELECT project_id, conversation_id, facet, value, spans FROM conversation_facets ORDER BY 1, 2, 3, 4"
 
 
 def random_span(rng: random.Random, trace: int, span: int) -> SpanRow:
@@ -67,6 +80,8 @@ def assert_stats_match_a_scan(path: Path) -> None:
     try:
         assert conn.execute(KEPT).fetchall() == conn.execute(SCAN).fetchall()
         assert conn.execute(FACETS_KEPT).fetchall() == conn.execute(FACETS_SCAN).fetchall()
+        assert conn.execute(TRACES_KEPT).fetchall() == conn.execute(TRACES_SCAN).fetchall()
+        assert conn.execute(FACET_COUNTS_KEPT).fetchall() == conn.execute(FACET_COUNTS_SCAN).fetchall()
         # Every stored span has its details and its text indexed once, under its id; nothing else is left.
         spans = conn.execute("SELECT count(*) FROM spans").fetchone()[0]
         assert conn.execute("SELECT count(*) FROM span_details JOIN spans USING (id)").fetchone()[0] == spans
@@ -117,6 +132,50 @@ def test_pruning_spans_keeps_the_stats_right(tmp_path: Path) -> None:
     conn.execute("PRAGMA recursive_triggers = ON")
     with conn:  # and single spans, as retention by time would
         conn.execute("DELETE FROM spans WHERE start_ns < 5000000000")
+    conn.close()
+    assert_stats_match_a_scan(tmp_path / "otelite.db")
+
+
+def test_children_before_their_root_move_with_their_stats(tmp_path: Path) -> None:
+    """A turn's children committed before the root that names the conversation (each in
+    its own batch, or several turns' children together), then the roots: the children
+    move, stats and all, out of their trace's provisional conversation and into the named
+    one; then some of the moved spans are re-exported and pruned."""
+    rng = random.Random(11)
+
+    def turn(trace: int, conversation: str) -> list[SpanRow]:
+        spans = [random_span(rng, trace, trace * 10 + i) for i in range(4)]
+        return [
+            dataclasses.replace(span, project_id="p0", conversation_id=conversation if i == 3 else None)
+            for i, span in enumerate(spans)
+        ]
+
+    turns = {trace: turn(trace, f"c{trace % 3}") for trace in range(20, 32)}
+    store = SQLiteStore(tmp_path / "otelite.db")
+    try:
+        for trace in range(20, 24):  # one turn's children per batch, its root in the next batch
+            store.write_spans(turns[trace][:3])
+            assert_stats_match_a_scan(tmp_path / "otelite.db")
+            store.write_spans(turns[trace][3:])
+            assert_stats_match_a_scan(tmp_path / "otelite.db")
+        store.write_spans([span for trace in range(24, 32) for span in turns[trace][:3]])  # many turns' children
+        assert_stats_match_a_scan(tmp_path / "otelite.db")
+        store.write_spans([turns[trace][3] for trace in range(24, 32, 2)])  # half the roots
+        assert_stats_match_a_scan(tmp_path / "otelite.db")
+        # The other roots, with a moved child re-exported beside its root.
+        store.write_spans([span for trace in range(25, 32, 2) for span in (turns[trace][3], turns[trace][0])])
+        assert_stats_match_a_scan(tmp_path / "otelite.db")
+        page = store.list_conversations("p0", limit=10)
+        assert sorted((c.conversation_id, c.turns, c.spans) for c in page.conversations) == [
+            ("c0", 4, 16), ("c1", 4, 16), ("c2", 4, 16)
+        ]
+    finally:
+        store.close()
+    conn = sqlite3.connect(tmp_path / "otelite.db")
+    conn.execute("PRAGMA recursive_triggers = ON")
+    with conn:
+        conn.execute("DELETE FROM spans WHERE trace_id IN (?, ?)", (f"{21:032x}", f"{26:032x}"))
+        conn.execute("DELETE FROM spans WHERE span_id = ?", (f"{(27 * 10 + 1):016x}",))
     conn.close()
     assert_stats_match_a_scan(tmp_path / "otelite.db")
 
@@ -217,5 +276,42 @@ def test_a_v2_database_is_rebuilt_around_span_ids_on_open(tmp_path: Path) -> Non
     try:
         assert store.reader().execute("SELECT span_id, id FROM spans ORDER BY span_id").fetchall() == ids
         assert store.list_conversations("p", limit=10, search="goodbye").total == 1
+    finally:
+        store.close()
+
+
+def test_a_v3_database_gets_the_generated_stats_trigger_on_open(tmp_path: Path) -> None:
+    """Upgrading from v3, whose one hand-written delete trigger `spans_stats_ad` took out a
+    span's stats, details and text: v4 replaces it with the stats trigger generated from
+    store/conversation_stats.py and `spans_details_ad`, and recomputes the stats."""
+    path = tmp_path / "v3.db"
+    rng = random.Random(5)
+    store = SQLiteStore(path)
+    written = [random_span(rng, t, s) for t in range(12) for s in range(5)]
+    store.write_spans(written)
+    store.close()
+    raw = sqlite3.connect(path)
+    with raw:  # v3's layout: one trigger for everything a delete takes, and stats gone astray
+        raw.execute("PRAGMA user_version = 3")
+        raw.execute("DROP TRIGGER spans_details_ad")
+        raw.execute("DROP TRIGGER spans_stats_ad")
+        raw.execute(
+            "CREATE TRIGGER spans_stats_ad AFTER DELETE ON spans BEGIN "
+            "DELETE FROM span_details WHERE id = OLD.id; DELETE FROM span_text_fts WHERE rowid = OLD.id; END"
+        )
+        raw.execute("UPDATE conversation_stats SET spans = spans + 7")
+        raw.execute("DELETE FROM conversation_facets")
+    raw.close()
+
+    store = SQLiteStore(path)
+    try:
+        triggers = store.reader().execute("SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name")
+        assert [name for (name,) in triggers] == ["spans_details_ad", "spans_stats_ad"]
+        assert_stats_match_a_scan(path)
+        # Re-exports with other values, then a prune: the stats, details and text follow.
+        store.write_spans([random_span(rng, int(r.trace_id, 16), int(r.span_id, 16)) for r in written[::3]])
+        assert_stats_match_a_scan(path)
+        assert store.prune(older_than_ns=9_000_000_000).traces > 0
+        assert_stats_match_a_scan(path)
     finally:
         store.close()
