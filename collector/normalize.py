@@ -12,9 +12,11 @@ import logging
 from otelite.collector.dialects import ADAPTERS
 from otelite.collector.genai import GenAI
 from otelite.proto.records import SpanRecord
-from otelite.store.model import SpanRow
+from otelite.store.model import GENAI_COLUMNS, SpanRow, tuple_function
 
 log = logging.getLogger("otelite.normalize")
+# (genai.conversation_id, genai.operation_name, ...): the GenAI scalars in column order.
+_genai_scalars = tuple_function("genai_scalars", "genai", [f"genai.{c.name}" for c in GENAI_COLUMNS])
 
 
 def normalize(span: SpanRecord, project_id: str) -> SpanRow:
@@ -26,6 +28,7 @@ def normalize(span: SpanRecord, project_id: str) -> SpanRow:
             # A dialect we misread must never cost the span: it is stored as it came.
             log.exception("adapter %s failed on span %s", adapter.__module__, span.span_id)
     # Positional, in field order: keyword arguments would cost a microsecond a span.
+    # SpanRow's GenAI fields follow status_message, in GENAI_COLUMNS order.
     return SpanRow(
         project_id,
         span.trace_id,
@@ -37,17 +40,7 @@ def normalize(span: SpanRecord, project_id: str) -> SpanRow:
         span.end_ns,
         span.status_code,
         span.status_message,
-        genai.conversation_id,
-        genai.operation_name,
-        genai.agent_name,
-        genai.provider,
-        genai.request_model,
-        genai.response_model,
-        genai.input_tokens,
-        genai.output_tokens,
-        genai.reasoning_tokens,
-        genai.tool_name,
-        genai.tool_call_id,
+        *_genai_scalars(genai),
         span.attributes,
         # events and links, built by hand: dataclasses.asdict deep-copies every attribute
         # value. Most spans have none, and an empty comprehension still costs a call.
