@@ -132,7 +132,7 @@ def new_span_columns(s: Schema, present: set[str]) -> list[str]:
     for column in missing:
         if not column.clickhouse.startswith(("Nullable(", "LowCardinality(Nullable(")):
             raise RuntimeError(f"spans.{column.name}: a column added to existing tables must be Nullable")
-    return [statement for column in missing for statement in s.add_column("spans", f"{column.name} {column.clickhouse}")]
+    return [sql for column in missing for sql in s.add_column("spans", f"{column.name} {column.clickhouse}")]
 
 
 def _v1_initial(s: Schema) -> list[str]:

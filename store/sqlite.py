@@ -264,7 +264,7 @@ def _trace_names(conn: sqlite3.Connection, traces: Iterable[tuple[str, str]]) ->
 # Positions in _span_params' tuple; the first three are the span's key (project, trace, span).
 _POSITION = {name: i for i, name in enumerate(SCALAR_NAMES)}
 _CONVERSATION, _SOURCE = _POSITION["conversation_id"], _POSITION["conversation_source"]
-assert _CONVERSATION < _SOURCE
+assert _SOURCE == _CONVERSATION + 1  # _in_conversations sets the two as one slice
 # What _stat_of reads of a row, in stats.StatSpan's order but for the model's two columns.
 _STAT_ITEMS = itemgetter(
     *(_POSITION[name] for name in ("project_id", "conversation_id", "trace_id", "status", "input_tokens",
@@ -288,9 +288,7 @@ def _in_conversations(
             trace = (params[0], params[1])
             named = trace_names.get(trace)  # type: ignore[call-overload]
             conversation, source = (named, 2) if named is not None else (params[1], 0)
-            params = (
-                *params[:_CONVERSATION], conversation, *params[_CONVERSATION + 1 : _SOURCE], source, *params[_SOURCE + 1 :]
-            )
+            params = (*params[:_CONVERSATION], conversation, source, *params[_SOURCE + 1 :])
         placed.append(params)
         stat_spans.append(_stat_of(params))
     return placed, stats.delta_of(stat_spans)

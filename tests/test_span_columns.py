@@ -75,7 +75,9 @@ def test_a_new_store_has_the_described_columns(make_store, store_backend):
 def _full_row(span_id: str, conversation_id: str | None = "conv") -> SpanRow:
     """A span with a distinct value in every GenAI column: a column read or written in
     another's place shows."""
-    genai = {c.name: (f"{c.name}-value" if c.sqlite.startswith("TEXT") else 100 + i) for i, c in enumerate(GENAI_COLUMNS)}
+    genai = {
+        c.name: (f"{c.name}-value" if c.sqlite.startswith("TEXT") else 100 + i) for i, c in enumerate(GENAI_COLUMNS)
+    }
     genai["conversation_id"] = conversation_id
     return SpanRow(
         "p", "a" * 32, span_id, None, "chat", "CLIENT", 1_750_000_000_000_000_000, 1_750_000_000_250_000_000, "OK",
