@@ -7,8 +7,9 @@ the hand-written code they replaced, in one run (same rows, same process, altern
 On bench/ingest.py's requests (100 GenAI spans each), decoded and normalised, it times
 per span, best of N rounds with garbage collection off:
 
-  row      normalize's SpanRow(...) with the GenAI scalars from the compiled
-           `_genai_scalars(genai)` (star-unpacked) against all arguments written out;
+  row      normalize's `_span_row` (SpanRow(...) compiled from the columns) against the
+           call written out; row* the GenAI scalars alone from a compiled tuple,
+           unpacked into the call written out (tried first, not kept);
   sqlite   `_span_params` (compiled from the columns) against the hand-written tuple;
   stats    `_stat_of` (named positions through itemgetter) against the 20-position unpack;
   chdb     ClickHouse's `_span` (compiled) against the hand-written list.
@@ -33,10 +34,10 @@ from ingest import build_requests, machine  # noqa: E402
 
 from otelite.collector.dialects import ADAPTERS  # noqa: E402
 from otelite.collector.genai import GenAI  # noqa: E402
-from otelite.collector.normalize import _genai_scalars, normalize  # noqa: E402
+from otelite.collector.normalize import _span_row, normalize  # noqa: E402
 from otelite.proto import decode_protobuf  # noqa: E402
 from otelite.store import clickhouse, sqlite  # noqa: E402
-from otelite.store.model import SpanRow  # noqa: E402
+from otelite.store.model import GENAI_COLUMNS, SpanRow, tuple_function  # noqa: E402
 
 
 def hand_row(span: Any, genai: GenAI) -> SpanRow:
@@ -44,14 +45,20 @@ def hand_row(span: Any, genai: GenAI) -> SpanRow:
         "default", span.trace_id, span.span_id, span.parent_span_id, span.name, span.kind, span.start_ns, span.end_ns,
         span.status_code, span.status_message, genai.conversation_id, genai.operation_name, genai.agent_name,
         genai.provider, genai.request_model, genai.response_model, genai.input_tokens, genai.output_tokens,
-        genai.reasoning_tokens, genai.tool_name, genai.tool_call_id, span.attributes, [], [], span.resource, {}, {},
+        genai.reasoning_tokens, genai.tool_name, genai.tool_call_id, span.attributes, [], [], span.resource,
+        {"name": span.scope_name, "version": span.scope_version}, genai.content(),
     )  # fmt: skip
 
 
-def built_row(span: Any, genai: GenAI) -> SpanRow:
+_genai_scalars = tuple_function("genai_scalars", "genai", [f"genai.{c.name}" for c in GENAI_COLUMNS])
+
+
+def unpacked_row(span: Any, genai: GenAI) -> SpanRow:
+    """The first way tried: only the GenAI scalars from a compiled tuple, unpacked into the call."""
     return SpanRow(
         "default", span.trace_id, span.span_id, span.parent_span_id, span.name, span.kind, span.start_ns, span.end_ns,
-        span.status_code, span.status_message, *_genai_scalars(genai), span.attributes, [], [], span.resource, {}, {},
+        span.status_code, span.status_message, *_genai_scalars(genai), span.attributes, [], [], span.resource,
+        {"name": span.scope_name, "version": span.scope_version}, genai.content(),
     )  # fmt: skip
 
 
@@ -115,6 +122,7 @@ def main() -> None:
         pairs.append((span, genai))
     rows = [normalize(s, "default") for s in records]
     params = [sqlite._span_params(r, r.conversation_id or r.trace_id, 1 if r.conversation_id else 0) for r in rows]
+    assert [_span_row("default", s, g, [], []) for s, g in pairs] == [hand_row(s, g) for s, g in pairs]
     assert params == [hand_span_params(r, p[10], p[11]) for r, p in zip(rows, params)]  # type: ignore[arg-type]
     assert [sqlite._stat_of(p) for p in params] == [hand_stat_of(p) for p in params]
     # The hand-written list had its own column order: compare by name.
@@ -124,7 +132,11 @@ def main() -> None:
     spans = len(rows)
 
     cases: dict[str, tuple[Callable[[], object], Callable[[], object]]] = {
-        "row": (lambda: [hand_row(s, g) for s, g in pairs], lambda: [built_row(s, g) for s, g in pairs]),
+        "row": (
+            lambda: [hand_row(s, g) for s, g in pairs],
+            lambda: [_span_row("default", s, g, [], []) for s, g in pairs],
+        ),
+        "row*": (lambda: [hand_row(s, g) for s, g in pairs], lambda: [unpacked_row(s, g) for s, g in pairs]),
         "sqlite": (
             lambda: [hand_span_params(r, r.trace_id, 0) for r in rows],
             lambda: [sqlite._span_params(r, r.trace_id, 0) for r in rows],

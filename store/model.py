@@ -82,13 +82,15 @@ def with_columns(columns: Iterable[Column], *, before: str) -> Callable[[type], 
     return add
 
 
-def tuple_function(name: str, args: str, items: Iterable[str]) -> Callable[..., tuple[Any, ...]]:
-    """`def name(args): return (item, item, ...)`, compiled once from expressions built
-    from the column names, as dataclasses and namedtuple build their methods: the same
-    bytecode as the tuple written by hand."""
-    source = f"def {name}({args}):\n    return ({', '.join(items)},)\n"
+def tuple_function(
+    name: str, args: str, items: Iterable[str], into: Callable[..., Any] | None = None
+) -> Callable[..., Any]:
+    """`def name(args): return (item, item, ...)`, or `into(item, item, ...)`, compiled
+    once from expressions built from the column names, as dataclasses and namedtuple
+    build their methods: the same bytecode as the tuple or call written by hand."""
+    source = f"def {name}({args}):\n    return {'into' if into else ''}({', '.join(items)},)\n"
     namespace: dict[str, Any] = {}
-    exec(source, {}, namespace)  # the text holds identifiers and the expressions given
+    exec(source, {"into": into}, namespace)  # the text holds identifiers and the expressions given
     function = namespace[name]
     function.__doc__ = source
     return function
