@@ -13,24 +13,17 @@ from typing import Any
 
 import orjson
 
+from otelite.store.model import GENAI_COLUMNS, with_columns
+
 Message = dict[str, Any]
 Part = dict[str, Any]
 
 
 @dataclass(slots=True)
+@with_columns(GENAI_COLUMNS, before="input_messages")
 class GenAI:
-    # Scalars: stored as columns.
-    operation_name: str | None = None
-    conversation_id: str | None = None
-    agent_name: str | None = None
-    provider: str | None = None
-    request_model: str | None = None
-    response_model: str | None = None
-    input_tokens: int | None = None
-    output_tokens: int | None = None
-    reasoning_tokens: int | None = None
-    tool_name: str | None = None
-    tool_call_id: str | None = None
+    # Scalars, stored as columns: one field per GENAI_COLUMNS entry (store/model.py),
+    # None until an adapter fills it, added here by `with_columns`.
     # Content: stored together as one JSON document, read only by the chat view.
     input_messages: list[Message] | None = None
     output_messages: list[Message] | None = None

@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -31,9 +31,19 @@ import orjson
 
 from otelite.store import conversation_stats
 from otelite.store.base import render_minimap
-from otelite.store.clickhouse_schema import MIGRATIONS, SCHEMA_VERSION, TTL_TABLES, Schema, bootstrap
+from otelite.store.clickhouse_schema import (
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    TTL_TABLES,
+    Schema,
+    bootstrap,
+    new_span_columns,
+)
 from otelite.store.model import (
     CommittedSpan,
+    EXPORT_FIELDS,
+    SCALAR_COLUMNS,
+    SCALAR_NAMES,
     ConversationPage,
     ConversationSummary,
     DetailedSpan,
@@ -43,17 +53,14 @@ from otelite.store.model import (
     PruneResult,
     SpanRow,
     Turn,
+    tuple_function,
 )
 from otelite.store.search_text import searchable_text
 
 Params = dict[str, Any]
 
-SPAN_COLUMNS = (
-    "project_id", "conversation_id", "conversation_source", "start_ns", "trace_id", "span_id",
-    "parent_span_id", "name", "kind", "end_ns", "duration_ms", "status", "operation_name",
-    "agent_name", "provider", "request_model", "response_model", "input_tokens",
-    "output_tokens", "reasoning_tokens", "tool_name", "tool_call_id", "version",
-)  # fmt: skip
+# The spans insert's columns, in _span's order: store/model.py's SCALAR_COLUMNS and the version.
+SPAN_COLUMNS = (*SCALAR_NAMES, "version")
 DETAIL_COLUMNS = (
     "project_id", "trace_id", "span_id", "start_ns", "status_message", "attributes",
     "events", "links", "resource", "scope", "content", "search_text", "version",
@@ -249,6 +256,12 @@ def migrate(client: ClickHouseClient, schema: Schema) -> int:
             f"INSERT INTO {schema.table('otelite_migrations')} (version) VALUES ({{version:UInt32}})",
             {"version": version + 1},
         )
+    present = client.query(
+        "SELECT name FROM system.columns WHERE database = {database:String} AND table = {table:String}",
+        {"database": schema.database, "table": schema.storage_table("spans").partition(".")[2]},
+    )
+    for statement in new_span_columns(schema, {name for (name,) in present}):
+        client.command(statement)
     _apply_ttl(client, schema)
     return start
 
@@ -277,6 +290,15 @@ def _apply_ttl(client: ClickHouseClient, schema: Schema) -> None:
 RESOLVED_CONVERSATION = "if(s.conversation_source = 1, s.conversation_id, if(owner.named_conversation_id != '', owner.named_conversation_id, s.trace_id))"
 # A conversation's stats, computed when asked from the one definition (store/conversation_stats.py).
 _STATS = ",\n         ".join(conversation_stats.AGGREGATES)
+# trace_spans' select list: DetailedSpan's fields in order, the details' from span_details (`d`).
+_TRACE_SPAN_COLUMNS = ", ".join(
+    RESOLVED_CONVERSATION
+    if f.name == "conversation_id"
+    else f"d.{f.name}" if f.name in ("status_message", "content") else f"s.{f.name}"
+    for f in fields(DetailedSpan)
+)
+# iter_spans' (export's) first columns: SpanRow's EXPORT_FIELDS.
+_EXPORT_COLUMNS = ", ".join("d.status_message" if name == "status_message" else f"s.{name}" for name in EXPORT_FIELDS)
 
 
 def conversation_spans_sql(schema: Schema, select: str, where: str = "", tail: str = "") -> str:
@@ -430,9 +452,7 @@ class ClickHouseStore:
         # Both sides look the traces up by (project_id, trace_id): the primary key of
         # span_details, the bloom filter index of spans.
         sql = f"""
-SELECT s.trace_id, {RESOLVED_CONVERSATION}, s.span_id, s.parent_span_id, s.name, s.start_ns, s.end_ns, s.status,
-       d.status_message, s.operation_name, s.agent_name, s.provider, s.request_model, s.response_model,
-       s.input_tokens, s.output_tokens, s.reasoning_tokens, s.tool_name, s.tool_call_id, d.content
+SELECT {_TRACE_SPAN_COLUMNS}
 FROM {self.table("spans")} AS s FINAL
 INNER JOIN (
   SELECT trace_id, span_id, status_message, content FROM {self.table("span_details")} FINAL
@@ -703,51 +723,24 @@ WHERE project_id = {{project_id:String}} AND id = {{id:String}}"""
         """
         project = "s.project_id = {project_id:String}" if project_id is not None else "1"
         sql = f"""
-SELECT s.project_id, s.trace_id, s.span_id, s.parent_span_id, s.name, s.kind, s.start_ns, s.end_ns,
-       s.status, d.status_message, if(s.conversation_source = 1, s.conversation_id, NULL),
+SELECT {_EXPORT_COLUMNS}, if(s.conversation_source = 1, s.conversation_id, NULL),
        d.attributes, d.events, d.links, d.resource, d.scope
 FROM {self.table("spans")} AS s FINAL
 INNER JOIN (SELECT * FROM {self.table("span_details")} FINAL) AS d
   ON d.project_id = s.project_id AND d.trace_id = s.trace_id AND d.span_id = s.span_id
 WHERE {project}
 ORDER BY s.project_id, s.trace_id, s.start_ns, s.span_id"""
+        n = len(EXPORT_FIELDS)
         for row in self.client.stream(sql, {"project_id": project_id} if project_id is not None else None):
             yield SpanRow(
-                *row[:11],
-                attributes=orjson.loads(row[11]),
-                events=orjson.loads(row[12]),
-                links=orjson.loads(row[13]),
-                resource=orjson.loads(row[14]),
-                scope=orjson.loads(row[15]),
+                *row[:n],
+                conversation_id=row[n],
+                attributes=orjson.loads(row[n + 1]),
+                events=orjson.loads(row[n + 2]),
+                links=orjson.loads(row[n + 3]),
+                resource=orjson.loads(row[n + 4]),
+                scope=orjson.loads(row[n + 5]),
             )
-
-    def stored_spans(self, project_id: str | None = None) -> list[dict[str, Any]]:
-        """Every span with its resolved conversation and decoded `content`, oldest first.
-
-        The same columns, names and conversation_source values (0 none, 1 own, 2
-        inherited) as SQLite's spans table. A whole-project read: for export and tests.
-        """
-        columns = [c for c in SPAN_COLUMNS if c not in ("conversation_id", "conversation_source", "version")]
-        project = "s.project_id = {project_id:String}" if project_id is not None else "1"
-        sql = f"""
-SELECT {", ".join(f"s.{c}" for c in columns)},
-       {RESOLVED_CONVERSATION} AS resolved_conversation_id,
-       multiIf(s.conversation_source = 1, 1, owner.named_conversation_id != '', 2, 0) AS resolved_source,
-       d.content
-FROM {self.table("spans")} AS s FINAL
-LEFT JOIN (
-  SELECT project_id, trace_id, argMin(conversation_id, named_ns) AS named_conversation_id
-  FROM {self.table("trace_conversations")} GROUP BY project_id, trace_id
-) AS owner ON owner.project_id = s.project_id AND owner.trace_id = s.trace_id
-LEFT JOIN (SELECT project_id, trace_id, span_id, content FROM {self.table("span_details")} FINAL) AS d
-  ON d.project_id = s.project_id AND d.trace_id = s.trace_id AND d.span_id = s.span_id
-WHERE {project}
-ORDER BY s.start_ns, s.span_id"""
-        rows = self.client.query(
-            sql, {"project_id": project_id} if project_id is not None else None
-        )  # sql-safe: Schema names
-        names = [*columns, "conversation_id", "conversation_source", "content"]
-        return [{**dict(zip(names, row)), "content": orjson.loads(row[-1] or "{}")} for row in rows]
 
     def close(self) -> None:
         self.client.close()
@@ -782,33 +775,18 @@ def _dedupe(mapping: Iterable[tuple[str, str, str, int]]) -> list[tuple[str, str
     return [(*key, start_ns) for key, start_ns in earliest.items()]
 
 
-def _span(row: SpanRow, version: int) -> list[Any]:
-    named = row.conversation_id is not None
-    return [
-        row.project_id,
-        row.conversation_id if named else row.trace_id,
-        1 if named else 0,
-        row.start_ns,
-        row.trace_id,
-        row.span_id,
-        row.parent_span_id,
-        row.name,
-        row.kind,
-        row.end_ns,
-        row.duration_ms,
-        row.status,
-        row.operation_name,
-        row.agent_name,
-        row.provider,
-        row.request_model,
-        row.response_model,
-        row.input_tokens,
-        row.output_tokens,
-        row.reasoning_tokens,
-        row.tool_name,
-        row.tool_call_id,
-        version,
-    ]
+# What _span puts in a column that is not the SpanRow field of its name. A span that
+# names no conversation is stored under its trace id (source 0), resolved when read.
+_SPAN_VALUE_OF = {
+    "duration_ms": "(row.end_ns - row.start_ns) // 1_000_000",
+    "conversation_id": "row.trace_id if row.conversation_id is None else row.conversation_id",
+    "conversation_source": "0 if row.conversation_id is None else 1",
+}
+# _span(row, version): a spans row's values in SPAN_COLUMNS order (compiled once).
+_span = tuple_function(
+    "_span", "row, version", [*(_SPAN_VALUE_OF.get(c.name, f"row.{c.name}") for c in SCALAR_COLUMNS), "version"]
+)
+assert {c.name for c in SCALAR_COLUMNS if c.source == "store"} <= _SPAN_VALUE_OF.keys()
 
 
 def _detail(row: SpanRow, version: int) -> list[Any]:

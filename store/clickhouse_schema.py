@@ -8,7 +8,9 @@ retention; the same text runs on a single server, on chdb in the tests, and (wit
 Migrations are lists of statements, applied in order and recorded in
 `otelite_migrations`. Every statement is `IF NOT EXISTS`-safe, so two collectors
 starting at once, or a crash half-way through a migration, only repeat harmless work.
-Append new migrations; never edit a shipped one.
+Append new migrations; never edit a shipped one. The one exception is the spans
+table's scalar columns, which are store/model.py's SCALAR_COLUMNS: a new (nullable)
+one is added to existing tables by `new_span_columns` whenever the store opens.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from otelite.store.model import SCALAR_COLUMNS
 
 # One day-partition per start date: retention drops whole parts (ttl_only_drop_parts)
 # instead of rewriting them, as the OpenTelemetry ClickHouse exporter does. (A re-export
@@ -117,10 +121,24 @@ class Schema:
 
 
 SHARD_KEY = "cityHash64(project_id, trace_id)"
+# The spans table's columns: store/model.py's SCALAR_COLUMNS, then the row's version.
+SPANS_COLUMNS = "".join(f"  {column.name} {column.clickhouse},\n" for column in SCALAR_COLUMNS) + "  version UInt64"
+
+
+def new_span_columns(s: Schema, present: set[str]) -> list[str]:
+    """ALTERs adding the scalar columns described after the spans table was made (`present`:
+    its columns); spans stored before read NULL there."""
+    missing = [column for column in SCALAR_COLUMNS if column.name not in present]
+    for column in missing:
+        if not column.clickhouse.startswith(("Nullable(", "LowCardinality(Nullable(")):
+            raise RuntimeError(f"spans.{column.name}: a column added to existing tables must be Nullable")
+    return [sql for column in missing for sql in s.add_column("spans", f"{column.name} {column.clickhouse}")]
 
 
 def _v1_initial(s: Schema) -> list[str]:
-    # Scalar columns only: what the mini-map, list and paging queries read.
+    # Scalar columns only: what the mini-map, list and paging queries read. Today's
+    # columns (SPANS_COLUMNS); a table made before a column was described gets it from
+    # new_span_columns.
     # conversation_id is the span's own conversation (conversation_source = 1), else its
     # trace id (source 0); the conversation a source-0 span belongs to is resolved at
     # query time through trace_conversations (ClickHouse has no cheap per-row UPDATE).
@@ -130,29 +148,7 @@ def _v1_initial(s: Schema) -> list[str]:
     # trace_conversations. Small granules (1024 rows): those reads are point look-ups.
     spans = s.create_table(
         "spans",
-        """  project_id LowCardinality(String),
-  conversation_id String,
-  conversation_source UInt8,
-  start_ns Int64,
-  trace_id String,
-  span_id String,
-  parent_span_id Nullable(String),
-  name String,
-  kind LowCardinality(String),
-  end_ns Int64,
-  duration_ms Int64,
-  status LowCardinality(String),
-  operation_name LowCardinality(Nullable(String)),
-  agent_name LowCardinality(Nullable(String)),
-  provider LowCardinality(Nullable(String)),
-  request_model LowCardinality(Nullable(String)),
-  response_model LowCardinality(Nullable(String)),
-  input_tokens Nullable(Int64),
-  output_tokens Nullable(Int64),
-  reasoning_tokens Nullable(Int64),
-  tool_name LowCardinality(Nullable(String)),
-  tool_call_id Nullable(String),
-  version UInt64""",
+        SPANS_COLUMNS,
         "ReplacingMergeTree(version)",
         f"PARTITION BY {_DAY_PARTITION}\nORDER BY (project_id, trace_id, span_id)"
         f"{s.ttl('start_ns')}\nSETTINGS ttl_only_drop_parts = 1, index_granularity = 1024",

@@ -15,39 +15,42 @@ import orjson
 import sqlite_utils
 
 from otelite.store import conversation_stats
+from otelite.store.model import SCALAR_COLUMNS
 
 log = logging.getLogger("otelite.store")
 
 
+# v1's spans columns (v3 copies them into today's table).
+_V1_SPANS = {
+    "project_id": str,
+    "trace_id": str,
+    "span_id": str,
+    "parent_span_id": str,
+    "name": str,
+    "kind": str,
+    "start_ns": int,
+    "end_ns": int,
+    "duration_ms": int,
+    "status": str,
+    "conversation_id": str,
+    "conversation_source": int,
+    "operation_name": str,
+    "agent_name": str,
+    "provider": str,
+    "request_model": str,
+    "response_model": str,
+    "input_tokens": int,
+    "output_tokens": int,
+    "reasoning_tokens": int,
+    "tool_name": str,
+    "tool_call_id": str,
+}
+
+
 def _v1_initial(db: sqlite_utils.Database) -> None:
     # Narrow scalar table: everything the mini-map, list and paging queries read.
-    # conversation_source: 0 = none known yet (conversation_id is the trace id),
-    # 1 = named by the span itself, 2 = inherited from another span of its trace.
     db["spans"].create(
-        {
-            "project_id": str,
-            "trace_id": str,
-            "span_id": str,
-            "parent_span_id": str,
-            "name": str,
-            "kind": str,
-            "start_ns": int,
-            "end_ns": int,
-            "duration_ms": int,
-            "status": str,
-            "conversation_id": str,
-            "conversation_source": int,
-            "operation_name": str,
-            "agent_name": str,
-            "provider": str,
-            "request_model": str,
-            "response_model": str,
-            "input_tokens": int,
-            "output_tokens": int,
-            "reasoning_tokens": int,
-            "tool_name": str,
-            "tool_call_id": str,
-        },
+        _V1_SPANS,
         pk=("project_id", "trace_id", "span_id"),
         not_null={"project_id", "trace_id", "span_id", "name", "start_ns", "end_ns", "status", "conversation_id"},
         if_not_exists=True,
@@ -191,19 +194,32 @@ DELETE FROM span_details WHERE id = OLD.id;
 DELETE FROM span_text_fts WHERE rowid = OLD.id;
 END"""
 
+
+def spans_table_sql(name: str) -> str:
+    """CREATE TABLE for today's spans table: an integer id, then store/model.py's SCALAR_COLUMNS."""
+    columns = "".join(f",\n  {column.name} {column.sqlite}" for column in SCALAR_COLUMNS)
+    return f"CREATE TABLE {name} (\n  id INTEGER PRIMARY KEY{columns})"
+
+
+def add_new_columns(db: sqlite_utils.Database) -> None:
+    """Scalar columns described (SCALAR_COLUMNS) after the spans table was made are added
+    to it when the store opens; spans stored before have NULL there. Runs at every open:
+    one PRAGMA when nothing is missing."""
+    present = db["spans"].columns_dict
+    for column in SCALAR_COLUMNS:
+        if column.name not in present:
+            if "NOT NULL" in column.sqlite:
+                raise RuntimeError(f"spans.{column.name}: a column added to existing tables must be nullable")
+            log.info("adding the column spans.%s", column.name)
+            db.execute(f"ALTER TABLE spans ADD COLUMN {column.name} {column.sqlite}")  # sql-safe: names and types from SCALAR_COLUMNS
+
+
 # v3 rebuilds spans, span_details and the search index around an integer span id, in
-# one transaction. Old rows keep their rowid as their id.
+# one transaction. Old rows keep their rowid as their id. Today's spans table is made
+# here, from SCALAR_COLUMNS (a v1 table has v1's columns; any described since are NULL).
 _V3_REBUILD = [
-    """CREATE TABLE spans_v3 (
-  id INTEGER PRIMARY KEY,
-  project_id TEXT NOT NULL, trace_id TEXT NOT NULL, span_id TEXT NOT NULL, parent_span_id TEXT,
-  name TEXT NOT NULL, kind TEXT, start_ns INTEGER NOT NULL, end_ns INTEGER NOT NULL, duration_ms INTEGER,
-  status TEXT NOT NULL, conversation_id TEXT NOT NULL, conversation_source INTEGER, operation_name TEXT,
-  agent_name TEXT, provider TEXT, request_model TEXT, response_model TEXT, input_tokens INTEGER,
-  output_tokens INTEGER, reasoning_tokens INTEGER, tool_name TEXT, tool_call_id TEXT)""",
-    """INSERT INTO spans_v3 SELECT rowid, project_id, trace_id, span_id, parent_span_id, name, kind, start_ns, end_ns,
-  duration_ms, status, conversation_id, conversation_source, operation_name, agent_name, provider, request_model,
-  response_model, input_tokens, output_tokens, reasoning_tokens, tool_name, tool_call_id FROM spans""",
+    spans_table_sql("spans_v3"),
+    f"INSERT INTO spans_v3 (id, {', '.join(_V1_SPANS)}) SELECT rowid, {', '.join(_V1_SPANS)} FROM spans",
     """CREATE TABLE span_details_v3 (
   id INTEGER PRIMARY KEY,
   status_message TEXT, attributes TEXT, events TEXT, links TEXT, resource TEXT, scope TEXT, content TEXT)""",
@@ -257,7 +273,7 @@ def _v3_integer_span_ids(db: sqlite_utils.Database) -> None:
     conn.execute("BEGIN")
     try:
         for statement in _V3_REBUILD:
-            conn.execute(statement)  # sql-safe: constants, and conversation_stats.TRIGGER (generated from its constants)
+            conn.execute(statement)  # sql-safe: constants, column names from SCALAR_COLUMNS, and conversation_stats.TRIGGER (generated from its constants)
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
@@ -292,4 +308,5 @@ def migrate(db: sqlite_utils.Database) -> int:
     for version in range(start, SCHEMA_VERSION):
         MIGRATIONS[version](db)
         conn.execute(f"PRAGMA user_version = {version + 1}")  # sql-safe: an int we count; PRAGMAs take no parameters
+    add_new_columns(db)
     return start

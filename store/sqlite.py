@@ -12,7 +12,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,9 @@ import sqlite_utils
 
 from otelite.store import conversation_stats as stats
 from otelite.store.model import (
+    SCALAR_COLUMNS,
+    EXPORT_FIELDS,
+    SCALAR_NAMES,
     CommittedSpan,
     ConversationPage,
     ConversationSummary,
@@ -31,6 +34,7 @@ from otelite.store.model import (
     PruneResult,
     SpanRow,
     Turn,
+    tuple_function,
 )
 from otelite.store.schema import migrate
 from otelite.store.search_text import searchable_text
@@ -41,11 +45,8 @@ log = logging.getLogger("otelite.store")
 # 128 MiB WAL bound served 7% more spans/s than 0.05 s with 64 MiB (docs/performance.md).
 CHECKPOINT_PAUSE_SECONDS = 0.2
 
-SPAN_COLUMNS = (
-    "project_id, trace_id, span_id, parent_span_id, name, kind, start_ns, end_ns, duration_ms, status, "
-    "conversation_id, conversation_source, operation_name, agent_name, provider, request_model, "
-    "response_model, input_tokens, output_tokens, reasoning_tokens, tool_name, tool_call_id"
-)
+# The spans table's columns after its id, in _span_params' order (store/model.py).
+SPAN_COLUMNS = ", ".join(SCALAR_NAMES)
 # A batch's spans take the ids from NEXT_SPAN_ID on, in order, inside the write
 # transaction; the id keys the span's details and its search text (store/schema.py, v3).
 NEXT_SPAN_ID = "SELECT COALESCE(max(id), 0) + 1 FROM spans"
@@ -55,7 +56,7 @@ NEXT_SPAN_ID = "SELECT COALESCE(max(id), 0) + 1 FROM spans"
 # row's details, text and stats with it.
 INSERT_SPAN = f"""
 INSERT OR REPLACE INTO spans (id, {SPAN_COLUMNS})
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+VALUES (?{", ?" * len(SCALAR_NAMES)})
 """
 INSERT_DETAILS = """
 INSERT INTO span_details (id, status_message, attributes, events, links, resource, scope, content)
@@ -168,11 +169,16 @@ WHERE project_id = :project_id AND conversation_id = :conversation_id
 GROUP BY trace_id
 ORDER BY first_start_ns, trace_id
 """
-TRACE_SPANS = """
-SELECT s.trace_id, s.conversation_id, s.span_id, s.parent_span_id, s.name, s.start_ns, s.end_ns, s.status,
-       d.status_message,
-       s.operation_name, s.agent_name, s.provider, s.request_model, s.response_model,
-       s.input_tokens, s.output_tokens, s.reasoning_tokens, s.tool_name, s.tool_call_id, d.content
+# What iter_spans reads back of a span's scalars: the span's own fields (SpanRow's
+# first ones) and the conversation it named; export leaves the GenAI columns to the
+# importer's adapters.
+_EXPORT_COLUMNS = ", ".join("d.status_message" if name == "status_message" else f"s.{name}" for name in EXPORT_FIELDS)
+# The select list is DetailedSpan's fields in order, the details' from span_details.
+_TRACE_SPAN_COLUMNS = ", ".join(
+    f"d.{f.name}" if f.name in ("status_message", "content") else f"s.{f.name}" for f in fields(DetailedSpan)
+)
+TRACE_SPANS = f"""
+SELECT {_TRACE_SPAN_COLUMNS}
 FROM spans s
 JOIN span_details d ON d.id = s.id
 WHERE s.project_id = :project_id AND s.trace_id IN (SELECT value FROM json_each(:trace_ids))
@@ -211,31 +217,20 @@ def _minimap_params(
     }
 
 
-def _span_params(row: SpanRow, conversation_id: str, conversation_source: int) -> tuple[object, ...]:
-    return (
-        row.project_id,
-        row.trace_id,
-        row.span_id,
-        row.parent_span_id,
-        row.name,
-        row.kind,
-        row.start_ns,
-        row.end_ns,
-        row.duration_ms,
-        row.status,
-        conversation_id,
-        conversation_source,
-        row.operation_name,
-        row.agent_name,
-        row.provider,
-        row.request_model,
-        row.response_model,
-        row.input_tokens,
-        row.output_tokens,
-        row.reasoning_tokens,
-        row.tool_name,
-        row.tool_call_id,
-    )
+# What _span_params puts in a column that is not the SpanRow field of its name.
+_SPAN_PARAMS_OF = {
+    "duration_ms": "(row.end_ns - row.start_ns) // 1_000_000",
+    "conversation_id": "conversation_id",
+    "conversation_source": "conversation_source",
+}
+# _span_params(row, conversation_id, conversation_source): the spans row's parameters
+# after its id, in SPAN_COLUMNS order (one tuple of `row.<column>` compiled once).
+_span_params = tuple_function(
+    "_span_params",
+    "row, conversation_id, conversation_source",
+    [_SPAN_PARAMS_OF.get(c.name, f"row.{c.name}") for c in SCALAR_COLUMNS],
+)
+assert {c.name for c in SCALAR_COLUMNS if c.source == "store"} <= _SPAN_PARAMS_OF.keys()
 
 
 def _conversations_matching(conn: sqlite3.Connection, project_id: str, words: list[str]) -> set[str]:
@@ -265,8 +260,10 @@ def _trace_names(conn: sqlite3.Connection, traces: Iterable[tuple[str, str]]) ->
     return named
 
 
-# Positions in _span_params' tuple.
-_CONVERSATION, _SOURCE = 10, 11
+# Positions in _span_params' tuple; the first three are the span's key (project, trace, span).
+_POSITION = {name: i for i, name in enumerate(SCALAR_NAMES)}
+_CONVERSATION, _SOURCE = _POSITION["conversation_id"], _POSITION["conversation_source"]
+assert _SOURCE == _CONVERSATION + 1  # _in_conversations sets the two as one slice
 
 
 def _in_conversations(
@@ -484,7 +481,7 @@ class SQLiteStore:
                 # (triggers spans_stats_ad and spans_details_ad); its new ones are added below.
                 first_id = conn.execute(NEXT_SPAN_ID).fetchone()[0]
                 ids = range(first_id, first_id + len(span_params))
-                conn.executemany(INSERT_SPAN, [(span_id, *p) for span_id, p in zip(ids, span_params)])
+                conn.executemany(INSERT_SPAN, [(span_id, *p) for span_id, p in zip(ids, span_params)])  # sql-safe: column names from SCALAR_COLUMNS
                 conn.executemany(INSERT_DETAILS, [(span_id, *d) for span_id, d in zip(ids, encoded.details)])
                 stats.add_inserted(conn, first_id)
                 conn.executemany(INSERT_SPAN_TEXT, [(span_id, t) for span_id, t in zip(ids, encoded.texts) if t])
@@ -508,22 +505,23 @@ class SQLiteStore:
         `conversation_id` is set only where the span named it itself, as on ingest.
         """
         sql = f"""
-            SELECT s.project_id, s.trace_id, s.span_id, s.parent_span_id, s.name, s.kind, s.start_ns, s.end_ns,
-                   s.status, d.status_message,
+            SELECT {_EXPORT_COLUMNS},
                    CASE WHEN s.conversation_source = 1 THEN s.conversation_id END,
                    d.attributes, d.events, d.links, d.resource, d.scope
             FROM spans s JOIN span_details d ON d.id = s.id
             {"WHERE s.project_id = ?" if project_id is not None else ""}
             ORDER BY s.project_id, s.trace_id, s.start_ns, s.span_id
         """
-        for row in self.reader().execute(sql, () if project_id is None else (project_id,)):
+        n = len(EXPORT_FIELDS)
+        for row in self.reader().execute(sql, () if project_id is None else (project_id,)):  # sql-safe: column names from SCALAR_COLUMNS
             yield SpanRow(
-                *row[:11],
-                attributes=orjson.loads(row[11]),
-                events=orjson.loads(row[12]),
-                links=orjson.loads(row[13]),
-                resource=orjson.loads(row[14]),
-                scope=orjson.loads(row[15]),
+                *row[:n],
+                conversation_id=row[n],
+                attributes=orjson.loads(row[n + 1]),
+                events=orjson.loads(row[n + 2]),
+                links=orjson.loads(row[n + 3]),
+                resource=orjson.loads(row[n + 4]),
+                scope=orjson.loads(row[n + 5]),
             )
 
     def count_spans(self, project_id: str | None = None) -> int:
@@ -683,7 +681,7 @@ class SQLiteStore:
     def trace_spans(self, project_id: str, trace_ids: Sequence[str]) -> list[DetailedSpan]:
         params = {"project_id": project_id, "trace_ids": _json(list(trace_ids))}
         spans = []
-        for *scalars, content in self.reader().execute(TRACE_SPANS, params):
+        for *scalars, content in self.reader().execute(TRACE_SPANS, params):  # sql-safe: column names from SCALAR_COLUMNS
             span = DetailedSpan(*scalars)
             span.content = orjson.loads(content) if content else {}
             spans.append(span)

@@ -262,4 +262,31 @@ def stored_spans(store: Any, project_id: str | None = None) -> list[dict[str, An
         return [
             {**{key: row[key] for key in row.keys() if key != "id"}, "content": orjson.loads(row["content"])} for row in rows
         ]
-    return store.stored_spans(project_id)
+    return _clickhouse_stored_spans(store, project_id)
+
+
+def _clickhouse_stored_spans(store: Any, project_id: str | None) -> list[dict[str, Any]]:
+    """stored_spans on ClickHouse: the same columns, names and conversation_source values
+    (0 none, 1 own, 2 inherited) as SQLite's spans table, resolved at read time."""
+    from otelite.store.clickhouse import RESOLVED_CONVERSATION
+    from otelite.store.model import SCALAR_NAMES
+
+    columns = [c for c in SCALAR_NAMES if c not in ("conversation_id", "conversation_source")]
+    project = "s.project_id = {project_id:String}" if project_id is not None else "1"
+    sql = f"""
+SELECT {", ".join(f"s.{c}" for c in columns)},
+       {RESOLVED_CONVERSATION} AS resolved_conversation_id,
+       multiIf(s.conversation_source = 1, 1, owner.named_conversation_id != '', 2, 0) AS resolved_source,
+       d.content
+FROM {store.table("spans")} AS s FINAL
+LEFT JOIN (
+  SELECT project_id, trace_id, argMin(conversation_id, named_ns) AS named_conversation_id
+  FROM {store.table("trace_conversations")} GROUP BY project_id, trace_id
+) AS owner ON owner.project_id = s.project_id AND owner.trace_id = s.trace_id
+LEFT JOIN (SELECT project_id, trace_id, span_id, content FROM {store.table("span_details")} FINAL) AS d
+  ON d.project_id = s.project_id AND d.trace_id = s.trace_id AND d.span_id = s.span_id
+WHERE {project}
+ORDER BY s.start_ns, s.span_id"""
+    rows = store.client.query(sql, {"project_id": project_id} if project_id is not None else None)
+    names = [*columns, "conversation_id", "conversation_source", "content"]
+    return [{**dict(zip(names, row)), "content": orjson.loads(row[-1] or "{}")} for row in rows]
