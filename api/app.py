@@ -10,13 +10,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from otelite import __version__
 from otelite.api.auth import AuthMiddleware
 from otelite.api.events import Broadcaster, event_routes
 from otelite.api.http import JSONResponse, RequestInvalid, request_invalid
 from otelite.api.openapi import openapi_document
 from otelite.api.page import page_routes
 from otelite.api.routes import api_routes
-from otelite import __version__
 from otelite.auth import Authenticator
 from otelite.store.base import Store
 

@@ -67,10 +67,7 @@ def conversation_chat(
     history = UserHistory()
     if page.context is not None:
         turn_messages(by_trace.get(page.context.trace_id, []), history, with_feedback=False)
-    turns = [
-        chat_turn(turn.trace_id, by_trace.get(turn.trace_id, []), history, feedback)
-        for turn in page.turns
-    ]
+    turns = [chat_turn(turn.trace_id, by_trace.get(turn.trace_id, []), history, feedback) for turn in page.turns]
     return {
         "conversation_id": conversation_id,
         "total_turns": len(all_turns),
@@ -215,9 +212,12 @@ def turn_messages(spans: list[DetailedSpan], history: UserHistory, with_feedback
     # An agent span that mirrors its final answer speaks only when no model call
     # inside it already did (as Weave does), so the answer is not shown twice.
     for span in spans:
-        if span.operation_name in AGENT_OPS and not answered_inside(span, answered, by_id):
-            if answer := assistant_message(span):
-                timeline.add(span, span.end_ns, RANK_ACTION, agent_name(span, by_id), "assistant_message", answer)
+        if (
+            span.operation_name in AGENT_OPS
+            and not answered_inside(span, answered, by_id)
+            and (answer := assistant_message(span))
+        ):
+            timeline.add(span, span.end_ns, RANK_ACTION, agent_name(span, by_id), "assistant_message", answer)
 
     if not has_tool_spans:
         for call in tool_calls_from_parts(spans, by_id):
@@ -310,7 +310,9 @@ def agent_start(span: DetailedSpan, first_call: DetailedSpan | None) -> dict[str
     }
 
 
-def first_model_call(agent: DetailedSpan, spans: Sequence[DetailedSpan], by_id: dict[str, DetailedSpan]) -> DetailedSpan | None:
+def first_model_call(
+    agent: DetailedSpan, spans: Sequence[DetailedSpan], by_id: dict[str, DetailedSpan]
+) -> DetailedSpan | None:
     """The earliest model call whose nearest enclosing agent span is `agent`."""
     for span in spans:
         if span.operation_name in MODEL_CALL_OPS and enclosing_agent(span, by_id) is agent:
@@ -325,7 +327,9 @@ def enclosing_agent(span: DetailedSpan, by_id: dict[str, DetailedSpan]) -> Detai
 def assistant_message(span: DetailedSpan) -> dict[str, Any] | None:
     """The answer of one model call, or None when it said nothing (only called tools)
     and did not fail: a failed call is always shown."""
-    parts = [p for m in span.content.get("output_messages") or [] if m.get("role") != "user" for p in m.get("parts") or []]
+    parts = [
+        p for m in span.content.get("output_messages") or [] if m.get("role") != "user" for p in m.get("parts") or []
+    ]
     text = text_of(parts)
     reasoning = "\n".join(str(p.get("content") or "") for p in parts if p.get("type") == "reasoning") or None
     refs = content_refs(parts)
@@ -382,13 +386,17 @@ def tool_calls_from_parts(spans: list[DetailedSpan], by_id: dict[str, DetailedSp
                     "content_refs": [],
                 }
                 # Requested when the model's answer arrived: at the end of its call.
-                calls.append((span, span.end_ns, RANK_ACTION + 1, agent_name(span, by_id), "tool_call", payload, span.end_ns))
+                calls.append(
+                    (span, span.end_ns, RANK_ACTION + 1, agent_name(span, by_id), "tool_call", payload, span.end_ns)
+                )
     return calls
 
 
 def text_of(parts: Sequence[Any]) -> str:
     return "\n".join(
-        str(p.get("content") or "") for p in parts if isinstance(p, dict) and p.get("type") == "text" and p.get("content")
+        str(p.get("content") or "")
+        for p in parts
+        if isinstance(p, dict) and p.get("type") == "text" and p.get("content")
     )
 
 

@@ -135,7 +135,9 @@ class AgentChatContextCompacted(BaseModel):
     compaction_summary: str | None
 
 
-MessageType = Literal["user_message", "agent_start", "assistant_message", "tool_call", "agent_handoff", "context_compacted"]
+MessageType = Literal[
+    "user_message", "agent_start", "assistant_message", "tool_call", "agent_handoff", "context_compacted"
+]
 
 
 class AgentChatMessage(BaseModel):

@@ -87,8 +87,13 @@ def openapi_document(version: str) -> dict[str, Any]:
                 "summary": "Live updates: server-sent events after each commit of spans",
                 "operationId": "agent_events",
                 "parameters": [
-                    {"name": "project_id", "in": "query", "required": False, "schema": {"type": "string"},
-                     "description": "Only this project's events (default: every project)."},
+                    {
+                        "name": "project_id",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "string"},
+                        "description": "Only this project's events (default: every project).",
+                    },
                 ],
                 "responses": {
                     "200": {
@@ -147,7 +152,10 @@ def openapi_document(version: str) -> dict[str, Any]:
                 "operationId": "otlp_export_traces",
                 "requestBody": {
                     "required": True,
-                    "content": {"application/x-protobuf": {"schema": {}}, "application/json": {"schema": {"type": "object"}}},
+                    "content": {
+                        "application/x-protobuf": {"schema": {}},
+                        "application/json": {"schema": {"type": "object"}},
+                    },
                 },
                 "responses": {
                     "200": {"description": "ExportTraceServiceResponse, in the request's encoding"},
@@ -162,14 +170,21 @@ def openapi_document(version: str) -> dict[str, Any]:
             "get": {
                 "summary": "Liveness",
                 "operationId": "health",
-                "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}}},
+                "responses": {
+                    "200": {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}}
+                },
             }
         },
         "/openapi.json": {
             "get": {
                 "summary": "This document",
                 "operationId": "openapi",
-                "responses": {"200": {"description": "OpenAPI 3.1", "content": {"application/json": {"schema": {"type": "object"}}}}},
+                "responses": {
+                    "200": {
+                        "description": "OpenAPI 3.1",
+                        "content": {"application/json": {"schema": {"type": "object"}}},
+                    }
+                },
             }
         },
     }

@@ -30,14 +30,14 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
-from ingest import build_requests, machine  # noqa: E402
+from ingest import build_requests, machine
 
-from otelite.collector.dialects import ADAPTERS  # noqa: E402
-from otelite.collector.genai import GenAI  # noqa: E402
-from otelite.collector.normalize import _span_row, normalize  # noqa: E402
-from otelite.proto import decode_protobuf  # noqa: E402
-from otelite.store import clickhouse, sqlite  # noqa: E402
-from otelite.store.model import GENAI_COLUMNS, SpanRow, tuple_function  # noqa: E402
+from otelite.collector.dialects import ADAPTERS
+from otelite.collector.genai import GenAI
+from otelite.collector.normalize import _span_row, normalize
+from otelite.proto import decode_protobuf
+from otelite.store import clickhouse, sqlite
+from otelite.store.model import GENAI_COLUMNS, SpanRow, tuple_function
 
 
 def hand_row(span: Any, genai: GenAI) -> SpanRow:
@@ -75,7 +75,18 @@ def hand_stat_of(params: tuple[Any, ...]) -> tuple[Any, ...]:
     (project_id, trace_id, _, _, _, _, start_ns, end_ns, _, status, conversation_id, _, _, agent_name, _,
      request_model, response_model, input_tokens, output_tokens, *_) = params  # fmt: skip
     model = response_model if response_model is not None else request_model
-    return (project_id, conversation_id, trace_id, status, input_tokens, output_tokens, start_ns, end_ns, agent_name, model)
+    return (
+        project_id,
+        conversation_id,
+        trace_id,
+        status,
+        input_tokens,
+        output_tokens,
+        start_ns,
+        end_ns,
+        agent_name,
+        model,
+    )
 
 
 HAND_CHDB_COLUMNS = (

@@ -27,12 +27,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
-from ingest import build_requests, machine  # noqa: E402
+from ingest import build_requests, machine
 
-from otelite.collector.normalize import normalize  # noqa: E402
-from otelite.config import Config  # noqa: E402
-from otelite.proto import decode_protobuf  # noqa: E402
-from otelite.store.sqlite import SQLiteStore, encode_spans  # noqa: E402
+from otelite.collector.normalize import normalize
+from otelite.config import Config
+from otelite.proto import decode_protobuf
+from otelite.store.sqlite import SQLiteStore, encode_spans
 
 LIMITS = Config().limits.value_limits()
 

@@ -52,23 +52,52 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-import grpc  # noqa: E402
-import orjson  # noqa: E402
-import sqlite_utils  # noqa: E402
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest  # noqa: E402
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue  # noqa: E402
-from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status  # noqa: E402
+import grpc
+import orjson
+import sqlite_utils
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
-from otelite.store.schema import migrate  # noqa: E402
-from otelite.store.sqlite import WRITER_CACHE_KIB  # noqa: E402
+from otelite.store.schema import migrate
+from otelite.store.sqlite import WRITER_CACHE_KIB
 
 EXPORT_METHOD = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 SPANS_PER_TURN = 4
 TRACE_PREFIX = b"\xa1\x7e\x11\x7e"  # chat, execute_tool, chat, then the invoke_agent root that ends last
-WORDS = (
-    "the agent reads the ticket and checks the order status before it answers the customer "
-    "about a refund for a damaged parcel that arrived late last week with a missing item"
-).split()
+WORDS = [
+    "the",
+    "agent",
+    "reads",
+    "the",
+    "ticket",
+    "and",
+    "checks",
+    "the",
+    "order",
+    "status",
+    "before",
+    "it",
+    "answers",
+    "the",
+    "customer",
+    "about",
+    "a",
+    "refund",
+    "for",
+    "a",
+    "damaged",
+    "parcel",
+    "that",
+    "arrived",
+    "late",
+    "last",
+    "week",
+    "with",
+    "a",
+    "missing",
+    "item",
+]
 
 
 # --------------------------------------------------------------------------- requests
@@ -134,49 +163,86 @@ def _turn_spans(rng: random.Random, conversation: str, turn: int, start_ns: int)
         "server.address": "api.openai.com",
     }
     user = {"role": "user", "parts": [{"type": "text", "content": question}]}
-    call = {"role": "assistant", "parts": [{"type": "tool_call", "id": call_id, "name": "lookup_order", "arguments": orjson.loads(tool_args)}]}
+    call = {
+        "role": "assistant",
+        "parts": [{"type": "tool_call", "id": call_id, "name": "lookup_order", "arguments": orjson.loads(tool_args)}],
+    }
     response = {"role": "tool", "parts": [{"type": "tool_call_response", "id": call_id, "response": tool_result}]}
     final = {"role": "assistant", "parts": [{"type": "text", "content": answer}], "finish_reason": "stop"}
-    chat1 = span(chat1_id, root_id, "chat gpt-4o", Span.SPAN_KIND_CLIENT, 5, 900, {
-        "gen_ai.operation.name": "chat", **chat_common,
-        "gen_ai.response.id": f"chatcmpl-{rng.getrandbits(64):016x}",
-        "gen_ai.response.finish_reasons": "tool_calls",
-        "gen_ai.usage.input_tokens": rng.randrange(200, 4000),
-        "gen_ai.usage.output_tokens": rng.randrange(10, 60),
-        "gen_ai.system_instructions": _messages({"type": "text", "content": system}),
-        "gen_ai.input.messages": _messages(user),
-        "gen_ai.output.messages": _messages({**call, "finish_reason": "tool_calls"}),
-    })
-    tool = span(tool_id, root_id, "execute_tool lookup_order", Span.SPAN_KIND_INTERNAL, 905, 1100, {
-        "gen_ai.operation.name": "execute_tool",
-        "gen_ai.tool.name": "lookup_order",
-        "gen_ai.tool.call.id": call_id,
-        "gen_ai.tool.type": "function",
-        "gen_ai.tool.call.arguments": tool_args,
-        "gen_ai.tool.call.result": tool_result,
-        "gen_ai.input.messages": _messages(call),
-        "gen_ai.output.messages": _messages(response),
-    })
-    chat2 = span(chat2_id, root_id, "chat gpt-4o", Span.SPAN_KIND_CLIENT, 1105, 2600, {
-        "gen_ai.operation.name": "chat", **chat_common,
-        "gen_ai.response.id": f"chatcmpl-{rng.getrandbits(64):016x}",
-        "gen_ai.response.finish_reasons": "stop",
-        "gen_ai.usage.input_tokens": rng.randrange(300, 5000),
-        "gen_ai.usage.output_tokens": rng.randrange(50, 400),
-        "gen_ai.usage.reasoning.output_tokens": rng.randrange(0, 200),
-        "gen_ai.input.messages": _messages(user, call, response),
-        "gen_ai.output.messages": _messages(final),
-    })
-    root = span(root_id, b"", "invoke_agent support", Span.SPAN_KIND_INTERNAL, 0, 2610, {
-        "gen_ai.operation.name": "invoke_agent",
-        "gen_ai.agent.name": "support",
-        "gen_ai.agent.id": "asst_support_1",
-        "gen_ai.provider.name": "openai",
-        "gen_ai.request.model": "gpt-4o",
-        "gen_ai.conversation.id": conversation,
-        "gen_ai.input.messages": _messages(user),
-        "gen_ai.output.messages": _messages(final),
-    })
+    chat1 = span(
+        chat1_id,
+        root_id,
+        "chat gpt-4o",
+        Span.SPAN_KIND_CLIENT,
+        5,
+        900,
+        {
+            "gen_ai.operation.name": "chat",
+            **chat_common,
+            "gen_ai.response.id": f"chatcmpl-{rng.getrandbits(64):016x}",
+            "gen_ai.response.finish_reasons": "tool_calls",
+            "gen_ai.usage.input_tokens": rng.randrange(200, 4000),
+            "gen_ai.usage.output_tokens": rng.randrange(10, 60),
+            "gen_ai.system_instructions": _messages({"type": "text", "content": system}),
+            "gen_ai.input.messages": _messages(user),
+            "gen_ai.output.messages": _messages({**call, "finish_reason": "tool_calls"}),
+        },
+    )
+    tool = span(
+        tool_id,
+        root_id,
+        "execute_tool lookup_order",
+        Span.SPAN_KIND_INTERNAL,
+        905,
+        1100,
+        {
+            "gen_ai.operation.name": "execute_tool",
+            "gen_ai.tool.name": "lookup_order",
+            "gen_ai.tool.call.id": call_id,
+            "gen_ai.tool.type": "function",
+            "gen_ai.tool.call.arguments": tool_args,
+            "gen_ai.tool.call.result": tool_result,
+            "gen_ai.input.messages": _messages(call),
+            "gen_ai.output.messages": _messages(response),
+        },
+    )
+    chat2 = span(
+        chat2_id,
+        root_id,
+        "chat gpt-4o",
+        Span.SPAN_KIND_CLIENT,
+        1105,
+        2600,
+        {
+            "gen_ai.operation.name": "chat",
+            **chat_common,
+            "gen_ai.response.id": f"chatcmpl-{rng.getrandbits(64):016x}",
+            "gen_ai.response.finish_reasons": "stop",
+            "gen_ai.usage.input_tokens": rng.randrange(300, 5000),
+            "gen_ai.usage.output_tokens": rng.randrange(50, 400),
+            "gen_ai.usage.reasoning.output_tokens": rng.randrange(0, 200),
+            "gen_ai.input.messages": _messages(user, call, response),
+            "gen_ai.output.messages": _messages(final),
+        },
+    )
+    root = span(
+        root_id,
+        b"",
+        "invoke_agent support",
+        Span.SPAN_KIND_INTERNAL,
+        0,
+        2610,
+        {
+            "gen_ai.operation.name": "invoke_agent",
+            "gen_ai.agent.name": "support",
+            "gen_ai.agent.id": "asst_support_1",
+            "gen_ai.provider.name": "openai",
+            "gen_ai.request.model": "gpt-4o",
+            "gen_ai.conversation.id": conversation,
+            "gen_ai.input.messages": _messages(user),
+            "gen_ai.output.messages": _messages(final),
+        },
+    )
     return [chat1, tool, chat2, root]
 
 
@@ -185,9 +251,13 @@ def build_requests(
 ) -> list[bytes]:
     """`count` serialised requests; turn k is turn k // conversations of conversation k % conversations."""
     rng = random.Random(seed)
-    resource = [_kv("service.name", "support-agent"), _kv("telemetry.sdk.language", "python"),
-                _kv("telemetry.sdk.name", "opentelemetry"), _kv("telemetry.sdk.version", "1.27.0"),
-                _kv("deployment.environment", "bench")]
+    resource = [
+        _kv("service.name", "support-agent"),
+        _kv("telemetry.sdk.language", "python"),
+        _kv("telemetry.sdk.name", "opentelemetry"),
+        _kv("telemetry.sdk.version", "1.27.0"),
+        _kv("deployment.environment", "bench"),
+    ]
     turns_per_request = max(1, spans_per_request // SPANS_PER_TURN)
     base_ns = 1_750_000_000 * 10**9
     out: list[bytes] = []
@@ -214,8 +284,15 @@ def build_requests(
 
 
 # Every table otelite writes on ingest, in the order a write transaction fills them.
-OTELITE_TABLES = ("trace_conversations", "spans", "span_details", "conversation_stats", "conversation_traces",
-                  "conversation_facets", "span_text_fts")
+OTELITE_TABLES = (
+    "trace_conversations",
+    "spans",
+    "span_details",
+    "conversation_stats",
+    "conversation_traces",
+    "conversation_facets",
+    "span_text_fts",
+)
 # Columns copied by name: an FTS5 table's rowid (its key, the span's id) is not among `*`.
 NAMED_COLUMNS = {"span_text_fts": "rowid, text"}
 # The floors: which of those tables each copies, and whether SQLite's default
@@ -247,17 +324,23 @@ def otelite_rows(bodies: list[bytes], directory: Path) -> dict[str, list[tuple]]
     path = directory / "reference.db"
     store = SQLiteStore(path)
     for i in range(0, len(bodies), 50):
-        store.write_spans([normalize(span, "default") for body in bodies[i : i + 50] for span in decode_protobuf(body, limits).spans])
+        store.write_spans(
+            [normalize(span, "default") for body in bodies[i : i + 50] for span in decode_protobuf(body, limits).spans]
+        )
     store.close()
     conn = sqlite3.connect(path)
-    rows = {table: conn.execute(f"SELECT {NAMED_COLUMNS.get(table, '*')} FROM {table}").fetchall()  # sql-safe: constants
-            for table in OTELITE_TABLES}
+    rows = {
+        table: conn.execute(f"SELECT {NAMED_COLUMNS.get(table, '*')} FROM {table}").fetchall()  # sql-safe: constants
+        for table in OTELITE_TABLES
+    }
     conn.close()
     path.unlink()
     return rows
 
 
-def measure_floor(rows: dict[str, list[tuple]], tables: tuple[str, ...], autocheckpoint: bool, path: Path, batch: int) -> float:
+def measure_floor(
+    rows: dict[str, list[tuple]], tables: tuple[str, ...], autocheckpoint: bool, path: Path, batch: int
+) -> float:
     """Spans/s of a plain executemany of the rows of `tables` into a fresh WAL file with
     otelite's schema and page cache size, in transactions of `batch` spans (each
     transaction takes the same share of every table).
@@ -275,7 +358,8 @@ def measure_floor(rows: dict[str, list[tuple]], tables: tuple[str, ...], autoche
     inserts = {
         table: f"INSERT INTO {table} {f'({NAMED_COLUMNS[table]})' if table in NAMED_COLUMNS else ''}"  # sql-safe: constants
         f" VALUES ({', '.join('?' * len(rows[table][0]))})"
-        for table in tables if rows[table]
+        for table in tables
+        if rows[table]
     }
     transactions = max(1, -(-len(rows["spans"]) // batch))
     settle()
@@ -362,8 +446,18 @@ class Server:
 def start_server(db: Path, extra: list[str] | None = None, store: str | None = None) -> Server:
     """otelite on the SQLite file `db`, or on the store URL `store` when given."""
     grpc_port, http_port = free_port(), free_port()
-    command = [sys.executable, "-m", "otelite.cli", "serve", *(("--store", store) if store else ("--db", str(db))),
-               "--grpc-port", str(grpc_port), "--http-port", str(http_port), *(extra or [])]
+    command = [
+        sys.executable,
+        "-m",
+        "otelite.cli",
+        "serve",
+        *(("--store", store) if store else ("--db", str(db))),
+        "--grpc-port",
+        str(grpc_port),
+        "--http-port",
+        str(http_port),
+        *(extra or []),
+    ]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
     line = process.stdout.readline()  # "otelite: OTLP/gRPC on ..." once both listen
     if "listen" not in line and "OTLP" not in line:
@@ -477,8 +571,14 @@ def run_clients(
 
 
 def measure_server(
-    transport: str, bodies: list[bytes], spans_per_request: int, threads: int, directory: Path, py_spy: str | None = None,
-    store: str = "sqlite", extra: list[str] | None = None,
+    transport: str,
+    bodies: list[bytes],
+    spans_per_request: int,
+    threads: int,
+    directory: Path,
+    py_spy: str | None = None,
+    store: str = "sqlite",
+    extra: list[str] | None = None,
 ) -> tuple[float, float, float]:
     """Acknowledged spans/s, the server's CPU time per span (us) and the bytes it wrote to
     disk per span during the sending: on a shared machine the last two are the steadier
@@ -492,23 +592,44 @@ def measure_server(
     if py_spy:
         # Samples every thread of the server while the clients send; collapsed stacks.
         beside = Path(sys.executable).parent / "py-spy"  # installed in this venv by the bench extra
-        spy = subprocess.Popen([str(beside) if beside.exists() else "py-spy", "record", "--pid", str(server.process.pid), "--threads", *os.environ.get("PYSPY_FLAGS", "--idle").split(),
-                                "--format", "raw", "--rate", "200", "-o", f"{py_spy}.{transport}.txt"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        spy = subprocess.Popen(
+            [
+                str(beside) if beside.exists() else "py-spy",
+                "record",
+                "--pid",
+                str(server.process.pid),
+                "--threads",
+                *os.environ.get("PYSPY_FLAGS", "--idle").split(),
+                "--format",
+                "raw",
+                "--rate",
+                "200",
+                "-o",
+                f"{py_spy}.{transport}.txt",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         time.sleep(1)
     try:
         make = (lambda: grpc_sender(server)) if transport == "grpc" else (lambda: http_sender(server))
         tally = Tally()
         settle()
         cpu_before, written_before = server.cpu_seconds(), server.written_bytes()
-        elapsed = run_clients(make, bodies, spans_per_request, threads, lambda: iter(range(len(bodies))), tally, transport)
+        elapsed = run_clients(
+            make, bodies, spans_per_request, threads, lambda: iter(range(len(bodies))), tally, transport
+        )
         cpu, written = server.cpu_seconds() - cpu_before, server.written_bytes() - written_before
     finally:
         if spy:
             spy.send_signal(2)
             spy.wait(30)
         server.stop()
-    stored = count_stored(chdb_url) if chdb_url else sqlite3.connect(server.db).execute("SELECT count(*) FROM spans").fetchone()[0]
+    stored = (
+        count_stored(chdb_url)
+        if chdb_url
+        else sqlite3.connect(server.db).execute("SELECT count(*) FROM spans").fetchone()[0]
+    )
     if stored != tally.acknowledged:
         raise SystemExit(f"{transport}: {tally.acknowledged} spans acknowledged but {stored} stored")
     spans = max(tally.acknowledged, 1)
@@ -525,7 +646,9 @@ def count_stored(store_url: str) -> int:
         store.close()
 
 
-def soak(seconds: float, bodies: list[bytes], spans_per_request: int, threads: int, directory: Path, queue: int | None) -> None:
+def soak(
+    seconds: float, bodies: list[bytes], spans_per_request: int, threads: int, directory: Path, queue: int | None
+) -> None:
     """Send flat out for `seconds`, sampling the server's resident size; then check every
     acknowledged span is stored."""
     extra: list[str] = []
@@ -553,13 +676,19 @@ def soak(seconds: float, bodies: list[bytes], spans_per_request: int, threads: i
     def fresh(key: tuple[int, int]) -> bytes:
         # Each round sends the pool again with new trace ids: new spans, same conversations.
         round_, request = key
-        return bodies[request].replace(TRACE_PREFIX, (0x80000000 | round_).to_bytes(4, "big")) if round_ else bodies[request]
+        return (
+            bodies[request].replace(TRACE_PREFIX, (0x80000000 | round_).to_bytes(4, "big"))
+            if round_
+            else bodies[request]
+        )
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     tally = Tally()
     try:
-        elapsed = run_clients(lambda: grpc_sender(server), bodies, spans_per_request, threads, work, tally, "soak", fresh)
+        elapsed = run_clients(
+            lambda: grpc_sender(server), bodies, spans_per_request, threads, work, tally, "soak", fresh
+        )
         peak[0] = max(peak[0], server.rss_mb())
     finally:
         stop.set()
@@ -567,11 +696,15 @@ def soak(seconds: float, bodies: list[bytes], spans_per_request: int, threads: i
     conn = sqlite3.connect(server.db)
     stored = conn.execute("SELECT count(*) FROM spans").fetchone()[0]
     expected = len(tally.acked_requests) * spans_per_request
-    print(f"soak     {elapsed:.0f} s, {threads} gRPC client threads: {tally.acknowledged:,} spans acknowledged "
-          f"({tally.acknowledged / elapsed:,.0f}/s), "
-          f"{tally.unavailable:,} UNAVAILABLE answers")
-    print(f"         peak server RSS {peak[0]:.0f} MB (limit 300 MB); stored {stored:,} spans; "
-          f"acknowledged {expected:,} -> {'all stored' if stored >= expected else 'MISSING SPANS'}")
+    print(
+        f"soak     {elapsed:.0f} s, {threads} gRPC client threads: {tally.acknowledged:,} spans acknowledged "
+        f"({tally.acknowledged / elapsed:,.0f}/s), "
+        f"{tally.unavailable:,} UNAVAILABLE answers"
+    )
+    print(
+        f"         peak server RSS {peak[0]:.0f} MB (limit 300 MB); stored {stored:,} spans; "
+        f"acknowledged {expected:,} -> {'all stored' if stored >= expected else 'MISSING SPANS'}"
+    )
 
 
 # --------------------------------------------------------------------------- main
@@ -598,7 +731,11 @@ def profile(bodies: list[bytes], directory: Path, spans_per_request: int) -> Non
     started = time.perf_counter()
     with profiler:
         for i in range(0, len(bodies), 10):
-            rows = [normalize(span, "default") for body in bodies[i : i + 10] for span in decode_protobuf(body, limits).spans]
+            rows = [
+                normalize(span, "default")
+                for body in bodies[i : i + 10]
+                for span in decode_protobuf(body, limits).spans
+            ]
             store.write_spans(rows)
     elapsed = time.perf_counter() - started
     store.close()
@@ -647,15 +784,25 @@ def stage_costs(bodies: list[bytes], spans_per_request: int) -> None:
     rows = [normalize(s, "default") for b in bodies[:20] for s in decode_protobuf(b, limits).spans]
     size, _ = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    print(f"  memory of a normalised row: {size / len(rows):,.0f} bytes/span "
-          f"(its protobuf: {sum(map(len, bodies[:20])) / len(rows):,.0f}); this is what a queued span holds")
+    print(
+        f"  memory of a normalised row: {size / len(rows):,.0f} bytes/span "
+        f"(its protobuf: {sum(map(len, bodies[:20])) / len(rows):,.0f}); this is what a queued span holds"
+    )
 
 
 def machine() -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), "?")
-    return (f"{os.cpu_count()} cores, {cpu}; Python {sys.version.split()[0]}; SQLite {sqlite3.sqlite_version}; "
-            f"grpcio {grpc.__version__}; {load()}")
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        "?",
+    )
+    return (
+        f"{os.cpu_count()} cores, {cpu}; Python {sys.version.split()[0]}; SQLite {sqlite3.sqlite_version}; "
+        f"grpcio {grpc.__version__}; {load()}"
+    )
 
 
 def load() -> str:
@@ -665,28 +812,45 @@ def load() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--requests", type=int, default=1000, help="requests per measurement (default 1000 = 100,000 spans)")
+    parser.add_argument(
+        "--requests", type=int, default=1000, help="requests per measurement (default 1000 = 100,000 spans)"
+    )
     parser.add_argument("--spans-per-request", type=int, default=100)
     parser.add_argument("--threads", type=int, default=4, help="client threads (default 4)")
     parser.add_argument("--floor-batch", type=int, default=5_000, help="spans per transaction in the floors")
-    parser.add_argument("--only", choices=("floor", "grpc", "http", "grpc1"), action="append",
-                        help="run only these (repeatable); grpc1: gRPC with ingest in the server process (--ingest-processes 0)")
+    parser.add_argument(
+        "--only",
+        choices=("floor", "grpc", "http", "grpc1"),
+        action="append",
+        help="run only these (repeatable); grpc1: gRPC with ingest in the server process (--ingest-processes 0)",
+    )
     parser.add_argument("--soak", type=float, metavar="SECONDS", help="also send flat out for SECONDS and watch memory")
     parser.add_argument("--soak-threads", type=int, default=16, help="client threads during the soak (default 16)")
-    parser.add_argument("--soak-queue", type=int, help="the server's queue bound during the soak, in spans"
-                        " (writer.max_queue_bytes at 1,200 bytes a span)")
+    parser.add_argument(
+        "--soak-queue",
+        type=int,
+        help="the server's queue bound during the soak, in spans (writer.max_queue_bytes at 1,200 bytes a span)",
+    )
     parser.add_argument("--profile", action="store_true", help="profile the in-process hot path instead")
-    parser.add_argument("--py-spy", metavar="PREFIX", help="record the server with py-spy into PREFIX.grpc.txt / PREFIX.http.txt")
-    parser.add_argument("--store", choices=("sqlite", "clickhouse"), action="append",
-                        help="stores to run grpc/http against (repeatable; clickhouse = chdb, beside sqlite)")
+    parser.add_argument(
+        "--py-spy", metavar="PREFIX", help="record the server with py-spy into PREFIX.grpc.txt / PREFIX.http.txt"
+    )
+    parser.add_argument(
+        "--store",
+        choices=("sqlite", "clickhouse"),
+        action="append",
+        help="stores to run grpc/http against (repeatable; clickhouse = chdb, beside sqlite)",
+    )
     args = parser.parse_args()
 
     print(f"machine: {machine()}")
     print(f"building {args.requests} requests of {args.spans_per_request} GenAI spans ...", flush=True)
     bodies = build_requests(args.requests, args.spans_per_request, progress=True)
     mb = sum(map(len, bodies)) / 1e6
-    print(f"  {len(bodies) * args.spans_per_request:,} spans, {mb:.1f} MB of protobuf "
-          f"({mb * 1e6 / len(bodies) / args.spans_per_request:,.0f} bytes/span)")
+    print(
+        f"  {len(bodies) * args.spans_per_request:,} spans, {mb:.1f} MB of protobuf "
+        f"({mb * 1e6 / len(bodies) / args.spans_per_request:,.0f} bytes/span)"
+    )
     with tempfile.TemporaryDirectory(prefix="otelite-bench-") as tmp:
         directory = Path(tmp)
         if args.profile:
@@ -697,9 +861,14 @@ def main() -> None:
         if "floor" in only:
             rows = otelite_rows(bodies, directory)
             for name, (tables, autocheckpoint) in FLOORS.items():
-                floors[name] = measure_floor(rows, tables, autocheckpoint, directory / f"floor-{name}.db", args.floor_batch)
-                print(f"floor {name}  {floors[name]:>9,.0f} spans/s  executemany of {FLOOR_NOTES[name]};"
-                      f" {args.floor_batch:,} spans/transaction", flush=True)
+                floors[name] = measure_floor(
+                    rows, tables, autocheckpoint, directory / f"floor-{name}.db", args.floor_batch
+                )
+                print(
+                    f"floor {name}  {floors[name]:>9,.0f} spans/s  executemany of {FLOOR_NOTES[name]};"
+                    f" {args.floor_batch:,} spans/transaction",
+                    flush=True,
+                )
             del rows
         stores = ["sqlite", *(s for s in args.store or () if s != "sqlite")]
         on_sqlite: dict[str, float] = {}
@@ -708,21 +877,31 @@ def main() -> None:
             for label, transport, extra in runs:
                 if label not in only or (store != "sqlite" and extra):
                     continue
-                rate, cpu, written = measure_server(transport, bodies, args.spans_per_request, args.threads, directory, args.py_spy,
-                                           store, extra)
+                rate, cpu, written = measure_server(
+                    transport, bodies, args.spans_per_request, args.threads, directory, args.py_spy, store, extra
+                )
                 ratio = "  " + ", ".join(f"{rate / floor:.2f}x {name}" for name, floor in floors.items())
                 if store == "sqlite":
                     on_sqlite[label] = rate
                     if label == "grpc1":
                         label = "grpc, 1 process"
-                        ratio += f"; the default (worker processes) did {on_sqlite['grpc'] / rate:.2f}x this" if "grpc" in on_sqlite else ""
+                        ratio += (
+                            f"; the default (worker processes) did {on_sqlite['grpc'] / rate:.2f}x this"
+                            if "grpc" in on_sqlite
+                            else ""
+                        )
                 else:
                     label = f"{transport}/ch"
                     ratio += f", {rate / on_sqlite[transport]:.2f}x otelite on SQLite" if transport in on_sqlite else ""
                     ratio += " (ClickHouse: chdb in the server)"
-                print(f"{label:<16}{rate:>9,.0f} spans/s acknowledged, {args.threads} client threads{ratio}", flush=True)
-                print(f"{'':<16}{cpu:>9,.1f} us of server CPU per span (all threads and processes; {rate * cpu / 1e6:.2f}"
-                      f" cores busy); {written / 1024:,.1f} KiB written to disk per span", flush=True)
+                print(
+                    f"{label:<16}{rate:>9,.0f} spans/s acknowledged, {args.threads} client threads{ratio}", flush=True
+                )
+                print(
+                    f"{'':<16}{cpu:>9,.1f} us of server CPU per span (all threads and processes; {rate * cpu / 1e6:.2f}"
+                    f" cores busy); {written / 1024:,.1f} KiB written to disk per span",
+                    flush=True,
+                )
         if args.soak:
             soak(args.soak, bodies, args.spans_per_request, args.soak_threads, directory, args.soak_queue)
     print(f"done; {load()}")

@@ -28,13 +28,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
-from ingest import build_requests, machine  # noqa: E402
+from ingest import build_requests, machine
 
-from otelite.collector.normalize import normalize  # noqa: E402
-from otelite.config import Config  # noqa: E402
-from otelite.proto import decode_protobuf  # noqa: E402
-from otelite.server import preparer_for  # noqa: E402
-from otelite.store.sqlite import encode_spans  # noqa: E402
+from otelite.collector.normalize import normalize
+from otelite.config import Config
+from otelite.proto import decode_protobuf
+from otelite.server import preparer_for
+from otelite.store.sqlite import encode_spans
 
 LIMITS = Config().limits.value_limits()
 
@@ -68,8 +68,10 @@ def main() -> None:
     norm, _, rows = best(lambda: [normalize(s, "default") for s in records], args.repeat, spans)  # type: ignore[attr-defined]
     batches = [rows[i : i + 200] for i in range(0, len(rows), 200)]  # type: ignore[index, arg-type]
     encode, _, _ = best(lambda: [encode_spans(b) for b in batches], args.repeat, spans)
-    print(f"stages  decode {decode:5.1f}  normalise {norm:5.1f}  encode_spans {encode:5.1f}"
-          f"  total {decode + norm + encode:5.1f} us/span (best of {args.repeat}, GC off)")
+    print(
+        f"stages  decode {decode:5.1f}  normalise {norm:5.1f}  encode_spans {encode:5.1f}"
+        f"  total {decode + norm + encode:5.1f} us/span (best of {args.repeat}, GC off)"
+    )
 
     preparer = preparer_for(Config())
 
@@ -78,8 +80,10 @@ def main() -> None:
             encode_spans(preparer.prepare(body, json=False, project_id=None, principal=None).rows)
 
     fastest, median, _ = best(worker, args.repeat, spans, collect=True)
-    print(f"worker  Preparer.prepare + encode_spans per request {fastest:5.1f} us/span"
-          f" (best of {args.repeat}; median {median:.1f}; GC on)")
+    print(
+        f"worker  Preparer.prepare + encode_spans per request {fastest:5.1f} us/span"
+        f" (best of {args.repeat}; median {median:.1f}; GC on)"
+    )
 
 
 if __name__ == "__main__":

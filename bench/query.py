@@ -32,12 +32,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
-import httpx  # noqa: E402
-import orjson  # noqa: E402
+import httpx
+import orjson
+from ingest import WORDS, load, machine, start_server
 
-from ingest import WORDS, load, machine, start_server  # noqa: E402
-from otelite.store.model import SpanRow  # noqa: E402
-from otelite.store.sqlite import SQLiteStore  # noqa: E402
+from otelite.store.model import SpanRow
+from otelite.store.sqlite import SQLiteStore
 
 PROJECT = "bench"
 TURNS = 25
@@ -62,27 +62,79 @@ def conversation_rows(rng: random.Random, index: int, start_ns: int) -> list[Spa
         call_id = f"call_{rng.getrandbits(40):010x}"
         # ticketN: a word only this conversation's users type, for the list's text search.
         user = {"role": "user", "parts": [{"type": "text", "content": f"ticket{index:07d} " + _text(rng, 20)}]}
-        call = {"role": "assistant", "parts": [{"type": "tool_call", "id": call_id, "name": "lookup_order", "arguments": {"order_id": f"A{turn}"}}]}
+        call = {
+            "role": "assistant",
+            "parts": [
+                {"type": "tool_call", "id": call_id, "name": "lookup_order", "arguments": {"order_id": f"A{turn}"}}
+            ],
+        }
         result = {"role": "tool", "parts": [{"type": "tool_call_response", "id": call_id, "response": _text(rng, 25)}]}
         answer = {"role": "assistant", "parts": [{"type": "text", "content": _text(rng, 50)}], "finish_reason": "stop"}
-        common = dict(project_id=PROJECT, trace_id=trace, kind="CLIENT", status="OK", status_message="",
-                      agent_name="support", provider="openai", resource={"service.name": "support-agent"},
-                      scope={"name": "bench", "version": "1"})
+        common = {
+            "project_id": PROJECT,
+            "trace_id": trace,
+            "kind": "CLIENT",
+            "status": "OK",
+            "status_message": "",
+            "agent_name": "support",
+            "provider": "openai",
+            "resource": {"service.name": "support-agent"},
+            "scope": {"name": "bench", "version": "1"},
+        }
         chat_common = dict(common, request_model="gpt-4o", response_model="gpt-4o-2024-08-06", operation_name="chat")
-        rows.append(SpanRow(span_id=chat1, parent_span_id=root, name="chat gpt-4o", start_ns=t0 + 5 * ms, end_ns=t0 + 900 * ms,
-                            input_tokens=300 + 40 * turn, output_tokens=20, **chat_common,
-                            content={"input_messages": [*history, user], "output_messages": [call]}))
-        rows.append(SpanRow(span_id=tool, parent_span_id=root, name="execute_tool lookup_order", start_ns=t0 + 905 * ms,
-                            end_ns=t0 + 1100 * ms, operation_name="execute_tool", tool_name="lookup_order",
-                            tool_call_id=call_id, **common,
-                            content={"tool_arguments": '{"order_id": "A%d"}' % turn, "tool_result": result["parts"][0]["response"]}))
-        rows.append(SpanRow(span_id=chat2, parent_span_id=root, name="chat gpt-4o", start_ns=t0 + 1105 * ms, end_ns=t0 + 2600 * ms,
-                            input_tokens=400 + 40 * turn, output_tokens=120, **chat_common,
-                            content={"input_messages": [*history, user, call, result], "output_messages": [answer]}))
-        rows.append(SpanRow(span_id=root, parent_span_id=None, name="invoke_agent support", start_ns=t0, end_ns=t0 + 2610 * ms,
-                            conversation_id=conversation, operation_name="invoke_agent",
-                            **{k: v for k, v in common.items()},
-                            content={"input_messages": [user], "output_messages": [answer]}))
+        rows.append(
+            SpanRow(
+                span_id=chat1,
+                parent_span_id=root,
+                name="chat gpt-4o",
+                start_ns=t0 + 5 * ms,
+                end_ns=t0 + 900 * ms,
+                input_tokens=300 + 40 * turn,
+                output_tokens=20,
+                **chat_common,
+                content={"input_messages": [*history, user], "output_messages": [call]},
+            )
+        )
+        rows.append(
+            SpanRow(
+                span_id=tool,
+                parent_span_id=root,
+                name="execute_tool lookup_order",
+                start_ns=t0 + 905 * ms,
+                end_ns=t0 + 1100 * ms,
+                operation_name="execute_tool",
+                tool_name="lookup_order",
+                tool_call_id=call_id,
+                **common,
+                content={"tool_arguments": f'{{"order_id": "A{turn}"}}', "tool_result": result["parts"][0]["response"]},
+            )
+        )
+        rows.append(
+            SpanRow(
+                span_id=chat2,
+                parent_span_id=root,
+                name="chat gpt-4o",
+                start_ns=t0 + 1105 * ms,
+                end_ns=t0 + 2600 * ms,
+                input_tokens=400 + 40 * turn,
+                output_tokens=120,
+                **chat_common,
+                content={"input_messages": [*history, user, call, result], "output_messages": [answer]},
+            )
+        )
+        rows.append(
+            SpanRow(
+                span_id=root,
+                parent_span_id=None,
+                name="invoke_agent support",
+                start_ns=t0,
+                end_ns=t0 + 2610 * ms,
+                conversation_id=conversation,
+                operation_name="invoke_agent",
+                **{k: v for k, v in common.items()},
+                content={"input_messages": [user], "output_messages": [answer]},
+            )
+        )
         # The SDK re-sends the history with every call; keep the last few turns of it.
         history = [*history, user, answer][-6:]
     return rows
@@ -125,8 +177,19 @@ def curl_times(port: int, path: str, body: dict, runs: int) -> list[float]:
     with tempfile.NamedTemporaryFile("wb", suffix=".json") as file:
         file.write(orjson.dumps(body))
         file.flush()
-        command = ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code} %{time_total}\n", "-H", "content-type: application/json",
-                   "--data-binary", f"@{file.name}", f"http://127.0.0.1:{port}{path}"]
+        command = [
+            "curl",
+            "-sS",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code} %{time_total}\n",
+            "-H",
+            "content-type: application/json",
+            "--data-binary",
+            f"@{file.name}",
+            f"http://127.0.0.1:{port}{path}",
+        ]
         times = []
         for _ in range(runs):
             status, total = subprocess.run(command, capture_output=True, text=True, check=True).stdout.split()
@@ -137,7 +200,7 @@ def curl_times(port: int, path: str, body: dict, runs: int) -> list[float]:
 
 def pct(times: list[float], p: float) -> float:
     ordered = sorted(times)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def measure(path: Path, spans: int, runs: int, seed: int = 7) -> dict[str, tuple[float, float]]:
@@ -150,7 +213,11 @@ def measure(path: Path, spans: int, runs: int, seed: int = 7) -> dict[str, tuple
             # chat: random whole conversations (25 turns, all on one page)
             chat_times: list[float] = []
             for _ in range(runs):
-                body = {"project_id": PROJECT, "conversation_id": f"conv-{rng.randrange(conversations):07d}", "limit": 50}
+                body = {
+                    "project_id": PROJECT,
+                    "conversation_id": f"conv-{rng.randrange(conversations):07d}",
+                    "limit": 50,
+                }
                 times, response = timed(client, "/agents/conversations/chat", body, 1)
                 assert response.json()["total_turns"] == TURNS, response.text[:300]
                 chat_times += times
@@ -159,14 +226,24 @@ def measure(path: Path, spans: int, runs: int, seed: int = 7) -> dict[str, tuple
             # mini-map: 1,000 conversations (100,000 spans in the answer)
             first = rng.randrange(max(1, conversations - 1000))
             ids = [f"conv-{i:07d}" for i in range(first, min(conversations, first + 1000))]
-            times, response = timed(client, "/agents/conversations/spans", {"project_id": PROJECT, "conversation_ids": ids}, max(5, runs // 10))
+            times, response = timed(
+                client,
+                "/agents/conversations/spans",
+                {"project_id": PROJECT, "conversation_ids": ids},
+                max(5, runs // 10),
+            )
             answered = sum(len(c["spans"]) for c in response.json()["conversations"])
             assert answered == len(ids) * SPANS_PER_CONVERSATION, answered
             results[f"mini-map ({len(ids):,} conversations, {answered:,} spans)"] = (pct(times, 50), pct(times, 99))
             if shutil.which("curl"):
                 # 13.8 MB of JSON: a Python client spends a good part of the time above
                 # receiving it; curl's own timer shows what the server takes.
-                times = curl_times(server.http_port, "/agents/conversations/spans", {"project_id": PROJECT, "conversation_ids": ids}, max(5, runs // 10))
+                times = curl_times(
+                    server.http_port,
+                    "/agents/conversations/spans",
+                    {"project_id": PROJECT, "conversation_ids": ids},
+                    max(5, runs // 10),
+                )
                 results["mini-map by curl"] = (pct(times, 50), pct(times, 99))
 
             # conversation list: first page, newest first (the route is issue 7's)
@@ -174,7 +251,9 @@ def measure(path: Path, spans: int, runs: int, seed: int = 7) -> dict[str, tuple
                 times, response = timed(client, "/agents/conversations", {"project_id": PROJECT}, runs)
                 assert len(response.json()["conversations"]) == min(50, conversations), response.text[:300]
                 results["list first page (50)"] = (pct(times, 50), pct(times, 99))
-                times, response = timed(client, "/agents/conversations", {"project_id": PROJECT, "offset": conversations // 2}, runs)
+                times, response = timed(
+                    client, "/agents/conversations", {"project_id": PROJECT, "offset": conversations // 2}, runs
+                )
                 results["list middle page"] = (pct(times, 50), pct(times, 99))
                 search_times: list[float] = []
                 for _ in range(max(5, runs // 4)):
@@ -192,7 +271,9 @@ def measure(path: Path, spans: int, runs: int, seed: int = 7) -> dict[str, tuple
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", default="100000,1000000", help="store sizes in spans, grown in order (default 100000,1000000)")
+    parser.add_argument(
+        "--sizes", default="100000,1000000", help="store sizes in spans, grown in order (default 100000,1000000)"
+    )
     parser.add_argument("--spans", type=int, help="one size only (same as --sizes N)")
     parser.add_argument("--runs", type=int, default=200, help="requests per measurement (mini-map: a tenth)")
     parser.add_argument("--db", help="store file to build into (and reuse: it is grown, never rebuilt)")
@@ -206,7 +287,10 @@ def main() -> None:
         for size in sizes:
             have = _count(path)
             if have < size:
-                print(f"building the store up to {size:,} spans ({size // SPANS_PER_CONVERSATION:,} conversations x {TURNS} turns) ...", flush=True)
+                print(
+                    f"building the store up to {size:,} spans ({size // SPANS_PER_CONVERSATION:,} conversations x {TURNS} turns) ...",
+                    flush=True,
+                )
                 build(path, have, size)
             print(f"measuring at {size:,} spans ({load()}) ...", flush=True)
             table[size] = measure(path, size, args.runs)

@@ -8,6 +8,7 @@ Message bodies use the OpenTelemetry GenAI message schema whatever the dialect:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -71,7 +72,7 @@ def as_int(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, float):
-        value = int(value) if value == value and abs(value) < 2**63 else None
+        value = int(value) if math.isfinite(value) and abs(value) < 2**63 else None
     elif isinstance(value, str):
         try:
             value = int(value) if len(value) <= 32 else None  # int() of a huge string is slow
@@ -113,6 +114,7 @@ def as_text(value: Any) -> str | None:
 
 def text_message(role: str, text: str) -> Message:
     return {"role": role, "parts": [{"type": "text", "content": text}]}
+
 
 # The content fields in declaration order, which is the order of the stored document.
 _CONTENT_ORDER = tuple(f.name for f in fields(GenAI) if f.name in CONTENT_FIELDS)

@@ -16,9 +16,9 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
+from otelite.auth import Authenticator
 from otelite.collector.pipeline import Exporter
 from otelite.collector.refusals import REFUSED, refusal
-from otelite.auth import Authenticator
 
 SERVICE = "opentelemetry.proto.collector.trace.v1.TraceService"
 PROJECT_METADATA_KEYS = ("project_id", "x-project-id")
@@ -44,9 +44,14 @@ class TraceReceiver:
             authorization = dict(context.invocation_metadata()).get("authorization")
             principal = self.authenticator.authenticate(str(authorization) if authorization else None)
             if principal is None:
-                context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong credentials: send authorization metadata (Basic or Bearer)")
+                context.abort(
+                    grpc.StatusCode.UNAUTHENTICATED,
+                    "missing or wrong credentials: send authorization metadata (Basic or Bearer)",
+                )
         try:
-            result = self.pipeline.export(body, json=False, project_id=project_from_metadata(context), principal=principal)
+            result = self.pipeline.export(
+                body, json=False, project_id=project_from_metadata(context), principal=principal
+            )
         except REFUSED as exc:
             code, _ = refusal(exc)
             context.abort(grpc.StatusCode[code_pb2.Code.Name(code)], str(exc))

@@ -34,7 +34,12 @@ def otlp_http_routes(pipeline: Exporter, max_request_bytes: int) -> list[Route]:
     async def export_traces(request: Request) -> Response:
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type not in (PROTOBUF, JSON):
-            return _status(415, code_pb2.INVALID_ARGUMENT, f"unsupported content type {content_type!r}; use {PROTOBUF} or {JSON}", json=True)
+            return _status(
+                415,
+                code_pb2.INVALID_ARGUMENT,
+                f"unsupported content type {content_type!r}; use {PROTOBUF} or {JSON}",
+                json=True,
+            )
         is_json = content_type == JSON
         try:
             body = await _read_body(request, max_request_bytes)
@@ -46,7 +51,9 @@ def otlp_http_routes(pipeline: Exporter, max_request_bytes: int) -> list[Route]:
         # Set by api.auth.AuthMiddleware when auth is on, which already answered 401.
         principal = request.scope.get("state", {}).get("principal")
         try:
-            result = await run_in_threadpool(pipeline.export, body, json=is_json, project_id=project, principal=principal)
+            result = await run_in_threadpool(
+                pipeline.export, body, json=is_json, project_id=project, principal=principal
+            )
         except REFUSED as exc:
             code, http_status = refusal(exc)
             retry = {"Retry-After": RETRY_AFTER_SECONDS} if code == code_pb2.UNAVAILABLE else None
@@ -97,5 +104,7 @@ def _message(status_code: int, message: object, *, json: bool, headers: dict[str
     return Response(message.SerializeToString(), status_code, headers=headers, media_type=PROTOBUF)  # type: ignore[attr-defined]
 
 
-def _status(status_code: int, code: int, message: str, *, json: bool, headers: dict[str, str] | None = None) -> Response:
+def _status(
+    status_code: int, code: int, message: str, *, json: bool, headers: dict[str, str] | None = None
+) -> Response:
     return _message(status_code, status_pb2.Status(code=code, message=message), json=json, headers=headers)

@@ -174,7 +174,7 @@ def _commit_alone(
 ) -> Exception | None:
     try:
         committed.extend(commit([group]))
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 (whatever failed this request's commit is its answer)
         return exc
     return None
 
@@ -201,9 +201,7 @@ class _Lane:
 class Ingest(Exporter):
     """The receivers' next hop: `export` a request, get its answer once it is committed."""
 
-    def __init__(
-        self, preparer: Preparer, store: Store, max_queue_bytes: int, workers: Workers | None = None
-    ) -> None:
+    def __init__(self, preparer: Preparer, store: Store, max_queue_bytes: int, workers: Workers | None = None) -> None:
         """Ingest on `store` in this process, or, with `workers`, in worker processes
         that each open their own store (`store` is then the server's, for reads)."""
         self.preparer = preparer
@@ -251,7 +249,9 @@ class Ingest(Exporter):
         except FutureTimeout as exc:
             raise StorageFailed("could not store the spans: timed out waiting for the commit") from exc
 
-    def _submit(self, body: bytes, json: bool, project_id: str | None, principal: Principal | None) -> Future[ExportResult]:
+    def _submit(
+        self, body: bytes, json: bool, project_id: str | None, principal: Principal | None
+    ) -> Future[ExportResult]:
         future: Future[ExportResult] = Future()
         size = len(body)
         with self._lock:
@@ -329,7 +329,9 @@ class Ingest(Exporter):
                 with self._lock:
                     lost = self._fail_pending(fresh)
                 for future in lost:
-                    future.set_exception(StorageFailed(f"could not store the spans: ingest worker {lane.index} did not start"))
+                    future.set_exception(
+                        StorageFailed(f"could not store the spans: ingest worker {lane.index} did not start")
+                    )
 
     def _fail_pending(self, lane: _Lane) -> list[Future[ExportResult]]:
         """Forget every request `lane` holds (with self._lock held); returns their futures."""
@@ -402,7 +404,8 @@ class _ProcessLane(_Lane):
         # -P: nothing is imported from the current directory.
         here, there = Pipe(duplex=True)
         self.process = subprocess.Popen(
-            [sys.executable, "-P", "-m", "otelite.collector.ingest_worker", str(there.fileno())], pass_fds=[there.fileno()]
+            [sys.executable, "-P", "-m", "otelite.collector.ingest_worker", str(there.fileno())],
+            pass_fds=[there.fileno()],
         )
         there.close()
         self.conn = here
@@ -416,7 +419,9 @@ class _ProcessLane(_Lane):
         try:
             self.conn.recv()
         except EOFError:
-            raise RuntimeError(f"ingest worker {self.index} failed to start (exit code {self.process.wait()})") from None
+            raise RuntimeError(
+                f"ingest worker {self.index} failed to start (exit code {self.process.wait()})"
+            ) from None
         self._reader = threading.Thread(target=self._read, name=f"otelite-ingest-{self.index}-replies", daemon=True)
         self._reader.start()
 

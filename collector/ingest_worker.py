@@ -11,7 +11,7 @@ from otelite.lean import refuse_dataframe_libraries
 
 refuse_dataframe_libraries()  # ~80 MB a worker otherwise (see otelite.lean)
 
-from otelite.collector.ingest import worker_main  # noqa: E402
+from otelite.collector.ingest import worker_main
 
 if __name__ == "__main__":
     pipe = Connection(int(sys.argv[1]))

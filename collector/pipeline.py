@@ -9,13 +9,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from otelite.collector.normalize import normalize
 from otelite.auth import Principal
+from otelite.collector.normalize import normalize
 from otelite.proto import DecodedRequest, DecodeError, ValueLimits, decode_json, decode_protobuf
 from otelite.store.model import SpanRow
 
 __all__ = [
-    "DecodeError", "Exporter", "ExportResult", "Forbidden", "Preparer", "QueueFull", "StorageFailed", "TooManySpans",
+    "DecodeError",
+    "ExportResult",
+    "Exporter",
+    "Forbidden",
+    "Preparer",
+    "QueueFull",
+    "StorageFailed",
+    "TooManySpans",
     "WriterClosed",
 ]
 

@@ -41,13 +41,14 @@ def test_one_input(data: bytes) -> None:
 
 def write_seeds() -> None:
     """Real export requests, as the SDK's own encoder makes them."""
+    import base64
+
+    import orjson
+    from google.protobuf import json_format
     from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-    from google.protobuf import json_format
-    import base64
-    import orjson
 
     CORPUS.mkdir(exist_ok=True)
     finished = InMemorySpanExporter()

@@ -51,7 +51,9 @@ def parse_password_hash(encoded: str) -> tuple[int, int, int, bytes, bytes]:
     """Split a `scrypt$n$r$p$salt$key` hash; HashFormatError if it is not one."""
     parts = encoded.split("$")
     if len(parts) != 6 or parts[0] != "scrypt":
-        raise HashFormatError("a password hash looks like scrypt$16384$8$1$<salt>$<key>; make one with `otelite hash-password`")
+        raise HashFormatError(
+            "a password hash looks like scrypt$16384$8$1$<salt>$<key>; make one with `otelite hash-password`"
+        )
     try:
         n, r, p = int(parts[1]), int(parts[2]), int(parts[3])
         salt, key = base64.b64decode(parts[4], validate=True), base64.b64decode(parts[5], validate=True)

@@ -25,7 +25,9 @@ def main(argv: list[str] | None = None) -> int:
     # Before a store is opened: opening SQLite imports sqlite-utils. Not at import of
     # this module, which would take numpy away from a process that imports it (tests).
     refuse_dataframe_libraries()
-    parser = argparse.ArgumentParser(prog="otelite", description="OpenTelemetry collector and query API for AI-agent traces")
+    parser = argparse.ArgumentParser(
+        prog="otelite", description="OpenTelemetry collector and query API for AI-agent traces"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="receive OTLP traces and serve the API")
@@ -53,13 +55,21 @@ def main(argv: list[str] | None = None) -> int:
     import_.add_argument("file")
     import_.add_argument("--project", help="project for every span (default: as on ingest)")
 
-    prune = commands.add_parser("prune", help="delete whole traces that are too old, or until the database is small enough")
+    prune = commands.add_parser(
+        "prune", help="delete whole traces that are too old, or until the database is small enough"
+    )
     _common(prune)
-    prune.add_argument("--older-than", type=_duration, help="age like 7d, 12h, 30m, 2w: delete traces whose newest span ended before")
-    prune.add_argument("--max-db-mb", type=int, help="then delete the oldest traces until the data fits in this many MiB")
+    prune.add_argument(
+        "--older-than", type=_duration, help="age like 7d, 12h, 30m, 2w: delete traces whose newest span ended before"
+    )
+    prune.add_argument(
+        "--max-db-mb", type=int, help="then delete the oldest traces until the data fits in this many MiB"
+    )
 
     hash_pw = commands.add_parser("hash-password", help="print a password hash for a user in config.yaml")
-    hash_pw.add_argument("--password-stdin", action="store_true", help="read the password from stdin instead of prompting")
+    hash_pw.add_argument(
+        "--password-stdin", action="store_true", help="read the password from stdin instead of prompting"
+    )
 
     commands.add_parser("new-token", help="print a new ingest token and the hash that goes into config.yaml")
 
@@ -204,7 +214,9 @@ def _prune(config: Config, older_than_ns: int | None, max_db_mb: int | None) -> 
             older_than_ns=time.time_ns() - older_than_ns if older_than_ns is not None else None,
             max_bytes=max_db_mb * 1024 * 1024 if max_db_mb is not None else None,
         )
-        print(f"pruned {result.traces} traces ({result.spans} spans, {result.feedback} feedback); {store.used_bytes() // 1024} KiB in use")
+        print(
+            f"pruned {result.traces} traces ({result.spans} spans, {result.feedback} feedback); {store.used_bytes() // 1024} KiB in use"
+        )
     finally:
         store.close()
     return 0

@@ -18,11 +18,11 @@ import uvicorn
 
 from otelite.api.app import create_app
 from otelite.api.events import Broadcaster
+from otelite.auth import Authenticator
 from otelite.collector.grpc_receiver import create_grpc_server
 from otelite.collector.http_receiver import otlp_http_routes
 from otelite.collector.ingest import Ingest, Workers
 from otelite.collector.pipeline import Preparer
-from otelite.auth import Authenticator
 from otelite.config import Config
 from otelite.retention import Retention
 from otelite.store import open_store
@@ -64,7 +64,10 @@ class Otelite:
         self.ingest.add_listener(self.broadcaster.publish_rows)
         self.authenticator = Authenticator(config.users, config.ingest_tokens)
         self.grpc_server, self.grpc_port = create_grpc_server(
-            self.ingest, _address(config.host, config.grpc_port), limits.max_request_bytes, authenticator=self.authenticator
+            self.ingest,
+            _address(config.host, config.grpc_port),
+            limits.max_request_bytes,
+            authenticator=self.authenticator,
         )
         self.http_socket = _bind(config.host, config.http_port)
         self.http_port: int = self.http_socket.getsockname()[1]

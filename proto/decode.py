@@ -145,7 +145,9 @@ def _span_record(
 
 def _events(events: Any, cuts: _Cuts) -> list[SpanEvent]:
     return [
-        SpanEvent(cuts.string(e.name, f"events[{i}].name"), e.time_unix_nano, cuts.attributes(e.attributes, f"events[{i}]."))
+        SpanEvent(
+            cuts.string(e.name, f"events[{i}].name"), e.time_unix_nano, cuts.attributes(e.attributes, f"events[{i}].")
+        )
         for i, e in enumerate(events)
     ]
 
@@ -160,7 +162,7 @@ def _links(links: Any, cuts: _Cuts) -> list[SpanLink]:
 class _Cuts:
     """Applies ValueLimits to one span's values and remembers what it cut."""
 
-    __slots__ = ("limits", "short", "truncated", "dropped", "_cut")  # one per span: cheaper to make and read
+    __slots__ = ("_cut", "dropped", "limits", "short", "truncated")  # one per span: cheaper to make and read
 
     def __init__(self, limits: ValueLimits) -> None:
         self.limits = limits

@@ -42,7 +42,8 @@ def span_json(span: SpanRecord) -> dict[str, Any]:
         "endTimeUnixNano": str(span.end_ns),
         "attributes": key_values(span.attributes),
         "events": [
-            {"name": e.name, "timeUnixNano": str(e.time_ns), "attributes": key_values(e.attributes)} for e in span.events
+            {"name": e.name, "timeUnixNano": str(e.time_ns), "attributes": key_values(e.attributes)}
+            for e in span.events
         ],
         "links": [
             {"traceId": link.trace_id, "spanId": link.span_id, "attributes": key_values(link.attributes)}

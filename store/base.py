@@ -19,7 +19,6 @@ from otelite.store.model import (
     Turn,
 )
 
-
 # What `Store.prepare` returns and `Store.commit` takes: opaque to callers, built by the
 # same backend (SQLite: EncodedSpans; ClickHouse: the insert bodies). It pickles, so an
 # ingest worker process can prepare and commit in its own process.

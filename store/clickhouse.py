@@ -40,10 +40,10 @@ from otelite.store.clickhouse_schema import (
     new_span_columns,
 )
 from otelite.store.model import (
-    CommittedSpan,
     EXPORT_FIELDS,
     SCALAR_COLUMNS,
     SCALAR_NAMES,
+    CommittedSpan,
     ConversationPage,
     ConversationSummary,
     DetailedSpan,
@@ -294,7 +294,9 @@ _STATS = ",\n         ".join(conversation_stats.AGGREGATES)
 _TRACE_SPAN_COLUMNS = ", ".join(
     RESOLVED_CONVERSATION
     if f.name == "conversation_id"
-    else f"d.{f.name}" if f.name in ("status_message", "content") else f"s.{f.name}"
+    else f"d.{f.name}"
+    if f.name in ("status_message", "content")
+    else f"s.{f.name}"
     for f in fields(DetailedSpan)
 )
 # iter_spans' (export's) first columns: SpanRow's EXPORT_FIELDS.

@@ -90,7 +90,7 @@ def tuple_function(
     build their methods: the same bytecode as the tuple or call written by hand."""
     source = f"def {name}({args}):\n    return {'into' if into else ''}({', '.join(items)},)\n"
     namespace: dict[str, Any] = {}
-    exec(source, {"into": into}, namespace)  # the text holds identifiers and the expressions given
+    exec(source, {"into": into}, namespace)  # noqa: S102 (the text holds identifiers and the expressions given)
     function = namespace[name]
     function.__doc__ = source
     return function

@@ -57,7 +57,17 @@ def _v1_initial(db: sqlite_utils.Database) -> None:
     )
     # Covers the mini-map: every column it returns is in the index.
     db["spans"].create_index(
-        ["project_id", "conversation_id", "start_ns", "span_id", "trace_id", "operation_name", "name", "status", "duration_ms"],
+        [
+            "project_id",
+            "conversation_id",
+            "start_ns",
+            "span_id",
+            "trace_id",
+            "operation_name",
+            "name",
+            "status",
+            "duration_ms",
+        ],
         index_name="spans_by_conversation",
         if_not_exists=True,
     )
@@ -99,7 +109,9 @@ def _v1_initial(db: sqlite_utils.Database) -> None:
         not_null={"project_id", "conversation_id", "feedback_type", "created_ns"},
         if_not_exists=True,
     )
-    db["feedback"].create_index(["project_id", "conversation_id", "created_ns"], index_name="feedback_by_conversation", if_not_exists=True)
+    db["feedback"].create_index(
+        ["project_id", "conversation_id", "created_ns"], index_name="feedback_by_conversation", if_not_exists=True
+    )
 
 
 # v2's search text: a key row in `span_text` (whose INTEGER PRIMARY KEY is the FTS
@@ -109,6 +121,7 @@ _V2_INSERT_SPAN_TEXT = """
 INSERT OR REPLACE INTO span_text_fts (rowid, text)
 VALUES ((SELECT id FROM span_text WHERE project_id = ? AND trace_id = ? AND span_id = ?), ?)
 """
+
 
 def _v2_conversation_list(db: sqlite_utils.Database) -> None:
     """Per-conversation stats kept at ingest, and full-text search.
@@ -211,7 +224,9 @@ def add_new_columns(db: sqlite_utils.Database) -> None:
             if "NOT NULL" in column.sqlite:
                 raise RuntimeError(f"spans.{column.name}: a column added to existing tables must be nullable")
             log.info("adding the column spans.%s", column.name)
-            db.execute(f"ALTER TABLE spans ADD COLUMN {column.name} {column.sqlite}")  # sql-safe: names and types from SCALAR_COLUMNS
+            db.execute(
+                f"ALTER TABLE spans ADD COLUMN {column.name} {column.sqlite}"
+            )  # sql-safe: names and types from SCALAR_COLUMNS
 
 
 # v3 rebuilds spans, span_details and the search index around an integer span id, in
@@ -269,11 +284,15 @@ def _v3_integer_span_ids(db: sqlite_utils.Database) -> None:
     conn = db.conn
     spans = conn.execute("SELECT count(*) FROM spans").fetchone()[0]
     if spans:
-        log.warning("upgrading the database: rebuilding %d spans around integer ids (about 4 s per 100,000 spans)", spans)
+        log.warning(
+            "upgrading the database: rebuilding %d spans around integer ids (about 4 s per 100,000 spans)", spans
+        )
     conn.execute("BEGIN")
     try:
         for statement in _V3_REBUILD:
-            conn.execute(statement)  # sql-safe: constants, column names from SCALAR_COLUMNS, and conversation_stats.TRIGGER (generated from its constants)
+            conn.execute(
+                statement
+            )  # sql-safe: constants, column names from SCALAR_COLUMNS, and conversation_stats.TRIGGER (generated from its constants)
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")

@@ -21,8 +21,8 @@ import sqlite_utils
 
 from otelite.store import conversation_stats as stats
 from otelite.store.model import (
-    SCALAR_COLUMNS,
     EXPORT_FIELDS,
+    SCALAR_COLUMNS,
     SCALAR_NAMES,
     CommittedSpan,
     ConversationPage,
@@ -306,7 +306,10 @@ class EncodedSpans:
 
 def encode_spans(rows: Sequence[SpanRow]) -> EncodedSpans:
     return _encoded(
-        [_span_params(row, row.conversation_id or row.trace_id, 1 if row.conversation_id is not None else 0) for row in rows],
+        [
+            _span_params(row, row.conversation_id or row.trace_id, 1 if row.conversation_id is not None else 0)
+            for row in rows
+        ],
         [_details_params(row) for row in rows],
         [searchable_text(row.content) for row in rows],
         list(dict.fromkeys(CommittedSpan(row.project_id, row.trace_id, row.conversation_id) for row in rows)),
@@ -314,7 +317,10 @@ def encode_spans(rows: Sequence[SpanRow]) -> EncodedSpans:
 
 
 def _encoded(
-    span_params: list[tuple[object, ...]], details: list[tuple[object, ...]], texts: list[str], committed: list[CommittedSpan]
+    span_params: list[tuple[object, ...]],
+    details: list[tuple[object, ...]],
+    texts: list[str],
+    committed: list[CommittedSpan],
 ) -> EncodedSpans:
     # The same span twice in one batch (two requests, one a retry): the last wins.
     last = {p[:3]: i for i, p in enumerate(span_params)}
@@ -422,7 +428,9 @@ class SQLiteStore:
         # into the database inside every ~1000th commit, on the writer's clock); a
         # checkpointer thread does it on its own connection, outside the GIL, while the
         # writer goes on. See _Checkpointer.
-        self._write_conn.execute(f"PRAGMA cache_size = {-WRITER_CACHE_KIB}")  # sql-safe: a module constant; PRAGMAs take no parameters
+        self._write_conn.execute(
+            f"PRAGMA cache_size = {-WRITER_CACHE_KIB}"
+        )  # sql-safe: a module constant; PRAGMAs take no parameters
         self._write_conn.execute("PRAGMA wal_autocheckpoint = 0")
         self._checkpointer = _Checkpointer(self._connect())
         self._write_conn.executescript(stats.CREATE_TEMP)
@@ -481,7 +489,9 @@ class SQLiteStore:
                 # (triggers spans_stats_ad and spans_details_ad); its new ones are added below.
                 first_id = conn.execute(NEXT_SPAN_ID).fetchone()[0]
                 ids = range(first_id, first_id + len(span_params))
-                conn.executemany(INSERT_SPAN, [(span_id, *p) for span_id, p in zip(ids, span_params)])  # sql-safe: column names from SCALAR_COLUMNS
+                conn.executemany(
+                    INSERT_SPAN, [(span_id, *p) for span_id, p in zip(ids, span_params)]
+                )  # sql-safe: column names from SCALAR_COLUMNS
                 conn.executemany(INSERT_DETAILS, [(span_id, *d) for span_id, d in zip(ids, encoded.details)])
                 stats.add_inserted(conn, first_id)
                 conn.executemany(INSERT_SPAN_TEXT, [(span_id, t) for span_id, t in zip(ids, encoded.texts) if t])
@@ -513,7 +523,9 @@ class SQLiteStore:
             ORDER BY s.project_id, s.trace_id, s.start_ns, s.span_id
         """
         n = len(EXPORT_FIELDS)
-        for row in self.reader().execute(sql, () if project_id is None else (project_id,)):  # sql-safe: column names from SCALAR_COLUMNS
+        for row in self.reader().execute(
+            sql, () if project_id is None else (project_id,)
+        ):  # sql-safe: column names from SCALAR_COLUMNS
             yield SpanRow(
                 *row[:n],
                 conversation_id=row[n],
@@ -619,11 +631,13 @@ class SQLiteStore:
             if words:
                 params["matching"] = _json(list(_conversations_matching(conn, project_id, words)))
             # sql-safe (both queries): `where` holds constant text only; values are bound.
-            total = conn.execute(f"SELECT count(*) FROM conversation_stats WHERE {' AND '.join(where)}", params).fetchone()[0]  # sql-safe: see above
+            total = conn.execute(
+                f"SELECT count(*) FROM conversation_stats WHERE {' AND '.join(where)}", params
+            ).fetchone()[0]  # sql-safe: see above
             rows = conn.execute(  # sql-safe: see above
                 f"""
                 SELECT conversation_id, turns, spans, errors, input_tokens, output_tokens, first_ns, last_ns
-                FROM conversation_stats WHERE {' AND '.join(where)}
+                FROM conversation_stats WHERE {" AND ".join(where)}
                 ORDER BY last_ns DESC, conversation_id
                 LIMIT :limit OFFSET :offset
                 """,
@@ -646,12 +660,16 @@ class SQLiteStore:
         return ConversationPage(total=total, conversations=summaries)
 
     def list_projects(self) -> list[ProjectSummary]:
-        rows = self.reader().execute(
-            """
+        rows = (
+            self.reader()
+            .execute(
+                """
             SELECT project_id, count(*), sum(spans), max(last_ns) FROM conversation_stats
             GROUP BY project_id ORDER BY max(last_ns) DESC, project_id
             """
-        ).fetchall()
+            )
+            .fetchall()
+        )
         return [ProjectSummary(*row) for row in rows]
 
     def conversation_minimap(
@@ -681,7 +699,9 @@ class SQLiteStore:
     def trace_spans(self, project_id: str, trace_ids: Sequence[str]) -> list[DetailedSpan]:
         params = {"project_id": project_id, "trace_ids": _json(list(trace_ids))}
         spans = []
-        for *scalars, content in self.reader().execute(TRACE_SPANS, params):  # sql-safe: column names from SCALAR_COLUMNS
+        for *scalars, content in self.reader().execute(
+            TRACE_SPANS, params
+        ):  # sql-safe: column names from SCALAR_COLUMNS
             span = DetailedSpan(*scalars)
             span.content = orjson.loads(content) if content else {}
             spans.append(span)

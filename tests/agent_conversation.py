@@ -64,9 +64,13 @@ class Recorder:
 
     def start(self, label: str, name: str, at_ms: int, parent: Span | None = None, **attrs: Any) -> Span:
         ctx = trace.set_span_in_context(parent) if parent is not None else otel_context.Context()
-        attributes = {k.replace("__", "."): (json.dumps(v) if isinstance(v, (list, dict)) else v) for k, v in attrs.items()}
+        attributes = {
+            k.replace("__", "."): (json.dumps(v) if isinstance(v, (list, dict)) else v) for k, v in attrs.items()
+        }
         kind = SpanKind.CLIENT if attributes.get("gen_ai.operation.name") == "chat" else SpanKind.INTERNAL
-        span = self.tracer.start_span(name, context=ctx, kind=kind, start_time=T0_NS + at_ms * 1_000_000, attributes=attributes)
+        span = self.tracer.start_span(
+            name, context=ctx, kind=kind, start_time=T0_NS + at_ms * 1_000_000, attributes=attributes
+        )
         self.ids[label] = format(span.get_span_context().span_id, "016x")
         if parent is None:
             self.traces.append(format(span.get_span_context().trace_id, "032x"))
@@ -90,7 +94,13 @@ A3 = assistant("Your refund of 20 EUR is on its way.")
 Q4 = user("Thanks! Can you show me the receipt?")
 SYSTEM_TRIAGE = [{"type": "text", "content": "You answer weather questions and route refunds to billing."}]
 SYSTEM_BILLING = [{"type": "text", "content": "You handle refunds."}]
-TOOLS = [{"type": "function", "name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}]
+TOOLS = [
+    {
+        "type": "function",
+        "name": "get_weather",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+    }
+]
 COMMON = {"gen_ai__provider__name": "openai", "gen_ai__conversation__id": "conv-1"}
 
 
@@ -101,36 +111,66 @@ def emit_conversation(provider: TracerProvider) -> Recorder:
 
     # ---- turn 1 ----
     root = r.start(
-        "t1.agent", "invoke_agent triage", 0,
-        gen_ai__operation__name="invoke_agent", gen_ai__request__model="gpt-4o",
-        gen_ai__system_instructions=SYSTEM_TRIAGE, gen_ai__tool__definitions=TOOLS,
-        gen_ai__input__messages=[Q1], **triage,
+        "t1.agent",
+        "invoke_agent triage",
+        0,
+        gen_ai__operation__name="invoke_agent",
+        gen_ai__request__model="gpt-4o",
+        gen_ai__system_instructions=SYSTEM_TRIAGE,
+        gen_ai__tool__definitions=TOOLS,
+        gen_ai__input__messages=[Q1],
+        **triage,
     )
     chat = r.start(
-        "t1.chat1", "chat gpt-4o", 100, root,
-        gen_ai__operation__name="chat", gen_ai__request__model="gpt-4o", gen_ai__response__model="gpt-4o-2024-08-06",
-        gen_ai__usage__input_tokens=50, gen_ai__usage__output_tokens=10, gen_ai__usage__reasoning__output_tokens=5,
+        "t1.chat1",
+        "chat gpt-4o",
+        100,
+        root,
+        gen_ai__operation__name="chat",
+        gen_ai__request__model="gpt-4o",
+        gen_ai__response__model="gpt-4o-2024-08-06",
+        gen_ai__usage__input_tokens=50,
+        gen_ai__usage__output_tokens=10,
+        gen_ai__usage__reasoning__output_tokens=5,
         gen_ai__input__messages=[Q1],
-        gen_ai__output__messages=[assistant(
-            {"type": "reasoning", "content": "The user wants the weather; call get_weather."},
-            tool_call("call_1", "get_weather", {"city": "Paris"}),
-        )],
+        gen_ai__output__messages=[
+            assistant(
+                {"type": "reasoning", "content": "The user wants the weather; call get_weather."},
+                tool_call("call_1", "get_weather", {"city": "Paris"}),
+            )
+        ],
         **triage,
     )
     r.end(chat, 900)
     tool = r.start(
-        "t1.tool", "execute_tool get_weather", 1000, root,
-        gen_ai__operation__name="execute_tool", gen_ai__tool__name="get_weather", gen_ai__tool__call__id="call_1",
-        gen_ai__tool__call__arguments='{"city": "Paris"}', gen_ai__tool__call__result='{"temp_c": 18, "sky": "sunny"}',
+        "t1.tool",
+        "execute_tool get_weather",
+        1000,
+        root,
+        gen_ai__operation__name="execute_tool",
+        gen_ai__tool__name="get_weather",
+        gen_ai__tool__call__id="call_1",
+        gen_ai__tool__call__arguments='{"city": "Paris"}',
+        gen_ai__tool__call__result='{"temp_c": 18, "sky": "sunny"}',
     )
     http = r.start("t1.http", "GET api.weather.example", 1010, tool, http__request__method="GET")
     r.end(http, 1190)
     r.end(tool, 1200)
     chat = r.start(
-        "t1.chat2", "chat gpt-4o", 1300, root,
-        gen_ai__operation__name="chat", gen_ai__request__model="gpt-4o", gen_ai__response__model="gpt-4o-2024-08-06",
-        gen_ai__usage__input_tokens=80, gen_ai__usage__output_tokens=12,
-        gen_ai__input__messages=[Q1, assistant(tool_call("call_1", "get_weather", {"city": "Paris"})), tool_response("call_1", {"temp_c": 18, "sky": "sunny"})],
+        "t1.chat2",
+        "chat gpt-4o",
+        1300,
+        root,
+        gen_ai__operation__name="chat",
+        gen_ai__request__model="gpt-4o",
+        gen_ai__response__model="gpt-4o-2024-08-06",
+        gen_ai__usage__input_tokens=80,
+        gen_ai__usage__output_tokens=12,
+        gen_ai__input__messages=[
+            Q1,
+            assistant(tool_call("call_1", "get_weather", {"city": "Paris"})),
+            tool_response("call_1", {"temp_c": 18, "sky": "sunny"}),
+        ],
         gen_ai__output__messages=[A1],
         **triage,
     )
@@ -140,29 +180,56 @@ def emit_conversation(provider: TracerProvider) -> Recorder:
     # ---- turn 2: the history is re-sent; the tool fails ----
     history = [Q1, A1, Q2]
     root = r.start(
-        "t2.agent", "invoke_agent triage", 10_000,
-        gen_ai__operation__name="invoke_agent", gen_ai__request__model="gpt-4o", gen_ai__input__messages=history, **triage,
+        "t2.agent",
+        "invoke_agent triage",
+        10_000,
+        gen_ai__operation__name="invoke_agent",
+        gen_ai__request__model="gpt-4o",
+        gen_ai__input__messages=history,
+        **triage,
     )
     chat = r.start(
-        "t2.chat1", "chat gpt-4o", 10_100, root,
-        gen_ai__operation__name="chat", gen_ai__request__model="gpt-4o", gen_ai__response__model="gpt-4o-2024-08-06",
-        gen_ai__usage__input_tokens=120, gen_ai__usage__output_tokens=9,
+        "t2.chat1",
+        "chat gpt-4o",
+        10_100,
+        root,
+        gen_ai__operation__name="chat",
+        gen_ai__request__model="gpt-4o",
+        gen_ai__response__model="gpt-4o-2024-08-06",
+        gen_ai__usage__input_tokens=120,
+        gen_ai__usage__output_tokens=9,
         gen_ai__input__messages=history,
         gen_ai__output__messages=[assistant(tool_call("call_2", "get_weather", {"city": "Berlin"}))],
         **triage,
     )
     r.end(chat, 10_800)
     tool = r.start(
-        "t2.tool", "execute_tool get_weather", 10_900, root,
-        gen_ai__operation__name="execute_tool", gen_ai__tool__name="get_weather", gen_ai__tool__call__id="call_2",
-        gen_ai__tool__call__arguments='{"city": "Berlin"}', gen_ai__tool__call__result="weather service unavailable",
+        "t2.tool",
+        "execute_tool get_weather",
+        10_900,
+        root,
+        gen_ai__operation__name="execute_tool",
+        gen_ai__tool__name="get_weather",
+        gen_ai__tool__call__id="call_2",
+        gen_ai__tool__call__arguments='{"city": "Berlin"}',
+        gen_ai__tool__call__result="weather service unavailable",
     )
     r.end(tool, 11_400, error="weather service unavailable")
     chat = r.start(
-        "t2.chat2", "chat gpt-4o", 11_500, root,
-        gen_ai__operation__name="chat", gen_ai__request__model="gpt-4o", gen_ai__response__model="gpt-4o-2024-08-06",
-        gen_ai__usage__input_tokens=140, gen_ai__usage__output_tokens=11,
-        gen_ai__input__messages=[*history, assistant(tool_call("call_2", "get_weather", {"city": "Berlin"})), tool_response("call_2", "weather service unavailable")],
+        "t2.chat2",
+        "chat gpt-4o",
+        11_500,
+        root,
+        gen_ai__operation__name="chat",
+        gen_ai__request__model="gpt-4o",
+        gen_ai__response__model="gpt-4o-2024-08-06",
+        gen_ai__usage__input_tokens=140,
+        gen_ai__usage__output_tokens=11,
+        gen_ai__input__messages=[
+            *history,
+            assistant(tool_call("call_2", "get_weather", {"city": "Berlin"})),
+            tool_response("call_2", "weather service unavailable"),
+        ],
         gen_ai__output__messages=[A2],
         **triage,
     )
@@ -173,49 +240,98 @@ def emit_conversation(provider: TracerProvider) -> Recorder:
     history = [Q1, A1, Q2, A2, Q3]
     transfer = assistant(tool_call("call_3", "transfer_to_billing", {}))
     root = r.start(
-        "t3.agent", "invoke_agent triage", 20_000,
-        gen_ai__operation__name="invoke_agent", gen_ai__request__model="gpt-4o", gen_ai__input__messages=history, **triage,
+        "t3.agent",
+        "invoke_agent triage",
+        20_000,
+        gen_ai__operation__name="invoke_agent",
+        gen_ai__request__model="gpt-4o",
+        gen_ai__input__messages=history,
+        **triage,
     )
     chat = r.start(
-        "t3.chat1", "chat gpt-4o", 20_100, root,
-        gen_ai__operation__name="chat", gen_ai__request__model="gpt-4o", gen_ai__response__model="gpt-4o-2024-08-06",
-        gen_ai__usage__input_tokens=160, gen_ai__usage__output_tokens=7,
-        gen_ai__input__messages=history, gen_ai__output__messages=[transfer], **triage,
+        "t3.chat1",
+        "chat gpt-4o",
+        20_100,
+        root,
+        gen_ai__operation__name="chat",
+        gen_ai__request__model="gpt-4o",
+        gen_ai__response__model="gpt-4o-2024-08-06",
+        gen_ai__usage__input_tokens=160,
+        gen_ai__usage__output_tokens=7,
+        gen_ai__input__messages=history,
+        gen_ai__output__messages=[transfer],
+        **triage,
     )
     r.end(chat, 20_500)
-    handoff = r.start("t3.handoff", "handoff from triage to billing", 20_600, root, gen_ai__operation__name="handoff", **COMMON)
+    handoff = r.start(
+        "t3.handoff", "handoff from triage to billing", 20_600, root, gen_ai__operation__name="handoff", **COMMON
+    )
     r.end(handoff, 20_610)
     agent = r.start(
-        "t3.billing", "invoke_agent billing", 20_700, root,
-        gen_ai__operation__name="invoke_agent", gen_ai__request__model="gpt-4o-mini",
-        gen_ai__system_instructions=SYSTEM_BILLING, **billing,
+        "t3.billing",
+        "invoke_agent billing",
+        20_700,
+        root,
+        gen_ai__operation__name="invoke_agent",
+        gen_ai__request__model="gpt-4o-mini",
+        gen_ai__system_instructions=SYSTEM_BILLING,
+        **billing,
     )
     chat = r.start(
-        "t3.chat2", "chat gpt-4o-mini", 20_800, agent,
-        gen_ai__operation__name="chat", gen_ai__request__model="gpt-4o-mini", gen_ai__response__model="gpt-4o-mini-2024-07-18",
-        gen_ai__usage__input_tokens=170, gen_ai__usage__output_tokens=14,
+        "t3.chat2",
+        "chat gpt-4o-mini",
+        20_800,
+        agent,
+        gen_ai__operation__name="chat",
+        gen_ai__request__model="gpt-4o-mini",
+        gen_ai__response__model="gpt-4o-mini-2024-07-18",
+        gen_ai__usage__input_tokens=170,
+        gen_ai__usage__output_tokens=14,
         gen_ai__input__messages=[*history, transfer, tool_response("call_3", {"assistant": "billing"})],
-        gen_ai__output__messages=[A3], **billing,
+        gen_ai__output__messages=[A3],
+        **billing,
     )
     r.end(chat, 25_800)
     r.end(agent, 25_900)
     r.end(root, 26_000)
 
     # ---- turn 4: billing compacts its context, answers with an image ----
-    compacted = [{"role": "system", "parts": [{"type": "text", "content": "Summary: weather in Paris and Berlin, refund of 20 EUR sent."}]}, Q4]
+    compacted = [
+        {
+            "role": "system",
+            "parts": [{"type": "text", "content": "Summary: weather in Paris and Berlin, refund of 20 EUR sent."}],
+        },
+        Q4,
+    ]
     agent = r.start(
-        "t4.billing", "invoke_agent billing", 30_000,
-        gen_ai__operation__name="invoke_agent", gen_ai__request__model="gpt-4o-mini",
-        weave__compaction__items_before=12, weave__compaction__items_after=2,
+        "t4.billing",
+        "invoke_agent billing",
+        30_000,
+        gen_ai__operation__name="invoke_agent",
+        gen_ai__request__model="gpt-4o-mini",
+        weave__compaction__items_before=12,
+        weave__compaction__items_after=2,
         weave__compaction__summary="Weather in Paris and Berlin; refund of 20 EUR sent.",
-        gen_ai__input__messages=[Q4], **billing,
+        gen_ai__input__messages=[Q4],
+        **billing,
     )
     chat = r.start(
-        "t4.chat", "chat gpt-4o-mini", 30_100, agent,
-        gen_ai__operation__name="chat", gen_ai__request__model="gpt-4o-mini", gen_ai__response__model="gpt-4o-mini-2024-07-18",
-        gen_ai__usage__input_tokens=40, gen_ai__usage__output_tokens=20,
+        "t4.chat",
+        "chat gpt-4o-mini",
+        30_100,
+        agent,
+        gen_ai__operation__name="chat",
+        gen_ai__request__model="gpt-4o-mini",
+        gen_ai__response__model="gpt-4o-mini-2024-07-18",
+        gen_ai__usage__input_tokens=40,
+        gen_ai__usage__output_tokens=20,
         gen_ai__input__messages=compacted,
-        gen_ai__output__messages=[assistant("Here is your receipt.", {"type": "blob", "modality": "image", "mime_type": "image/png", "content": "iVBORw0KGgo="})],
+        gen_ai__output__messages=[
+            assistant(
+                "Here is your receipt.",
+                {"type": "blob", "modality": "image", "mime_type": "image/png", "content": "iVBORw0KGgo="},
+            )
+        ],
         **billing,
     )
     r.end(chat, 33_900)

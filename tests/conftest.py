@@ -51,7 +51,9 @@ def chdb_path(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     from chdb import session
 
     in_memory = os.access("/dev/shm", os.W_OK)
-    path = Path(tempfile.mkdtemp(prefix="otelite-chdb-", dir="/dev/shm")) if in_memory else tmp_path_factory.mktemp("chdb")
+    path = (
+        Path(tempfile.mkdtemp(prefix="otelite-chdb-", dir="/dev/shm")) if in_memory else tmp_path_factory.mktemp("chdb")
+    )
     # The engine boots with the first session on a path and stops with the last one
     # (0.2 s each way): this one keeps it up between tests.
     keeper = session.Session(str(path))
@@ -211,7 +213,9 @@ def read_only(server: Otelite, module: str) -> Iterator[None]:
 
 
 @pytest.fixture(scope="module")
-def shared_server(store_backend: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Otelite]:
+def shared_server(
+    store_backend: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Otelite]:
     """One otelite per test module and backend, for tests that only read: a module-scoped
     fixture fills it once (`shared_conversation`, or a module's own) and holds it
     `read_only`. A test that writes takes its own `server` instead."""
@@ -222,7 +226,9 @@ def shared_server(store_backend: str, tmp_path_factory: pytest.TempPathFactory, 
 
 
 @pytest.fixture(scope="module")
-def shared_conversation(shared_server: Otelite, request: pytest.FixtureRequest) -> Iterator[tuple[httpx.Client, Recorder]]:
+def shared_conversation(
+    shared_server: Otelite, request: pytest.FixtureRequest
+) -> Iterator[tuple[httpx.Client, Recorder]]:
     """`conversation`, emitted once per module and backend into `shared_server`, for the
     tests that only read it."""
     provider = new_provider(shared_server, headers={"project_id": PROJECT})
@@ -260,7 +266,7 @@ def stored_spans(store: Any, project_id: str | None = None) -> list[dict[str, An
         )
         # `id` is only SQLite's key for the span (store/schema.py): not part of what was stored.
         return [
-            {**{key: row[key] for key in row.keys() if key != "id"}, "content": orjson.loads(row["content"])} for row in rows
+            {**{key: row[key] for key in row if key != "id"}, "content": orjson.loads(row["content"])} for row in rows
         ]
     return _clickhouse_stored_spans(store, project_id)
 

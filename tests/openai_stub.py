@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 
 CREATED = 1_700_000_000
 WEATHER_ARGS = '{"city": "Paris"}'
@@ -110,7 +110,7 @@ def function_call(call_id: str, name: str, arguments: str) -> dict[str, Any]:
 
 
 class Handler(BaseHTTPRequestHandler):
-    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
         self.server.requests.append((self.path, body))  # type: ignore[attr-defined]
         if self.path.endswith("/chat/completions"):
@@ -144,7 +144,7 @@ class OpenAIStub:
     def requests(self) -> list[tuple[str, dict[str, Any]]]:
         return self.server.requests  # type: ignore[attr-defined,no-any-return]
 
-    def __enter__(self) -> OpenAIStub:
+    def __enter__(self) -> Self:
         self.thread.start()
         return self
 

@@ -18,11 +18,11 @@ from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Sp
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
-from starlette.websockets import WebSocket, WebSocketDisconnect
 from starlette.testclient import TestClient
+from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from otelite.api.app import create_app
 from otelite import cli
+from otelite.api.app import create_app
 from otelite.auth import Authenticator, hash_password, hash_token, verify_password
 from otelite.config import ConfigError, load_config
 from tests.conftest import read_db
@@ -47,8 +47,16 @@ def secured(make_server):
 
 
 def otlp_request(name: str) -> bytes:
-    span = Span(trace_id=b"\x11" * 16, span_id=name.encode().ljust(8, b".")[:8], name=name, start_time_unix_nano=1, end_time_unix_nano=2)
-    return ExportTraceServiceRequest(resource_spans=[ResourceSpans(scope_spans=[ScopeSpans(spans=[span])])]).SerializeToString()
+    span = Span(
+        trace_id=b"\x11" * 16,
+        span_id=name.encode().ljust(8, b".")[:8],
+        name=name,
+        start_time_unix_nano=1,
+        end_time_unix_nano=2,
+    )
+    return ExportTraceServiceRequest(
+        resource_spans=[ResourceSpans(scope_spans=[ScopeSpans(spans=[span])])]
+    ).SerializeToString()
 
 
 def grpc_export(server, body: bytes, metadata: list[tuple[str, str]]) -> grpc.StatusCode:
@@ -62,7 +70,9 @@ def grpc_export(server, body: bytes, metadata: list[tuple[str, str]]) -> grpc.St
 
 
 def projects_of(server) -> dict[str, str]:
-    return {r["name"]: r["project_id"] for r in read_db(server.config.sqlite_path, "SELECT name, project_id FROM spans")}
+    return {
+        r["name"]: r["project_id"] for r in read_db(server.config.sqlite_path, "SELECT name, project_id FROM spans")
+    }
 
 
 def test_otlp_http_needs_credentials_and_write_access(secured, make_provider):
@@ -78,7 +88,9 @@ def test_otlp_http_needs_credentials_and_write_access(secured, make_provider):
         unknown = client.post(url, content=otlp_request("who"), headers={**pb, "authorization": basic("mallory", "x")})
         assert unknown.status_code == 401
         other = client.post(
-            url, content=otlp_request("other"), headers={**pb, "authorization": basic("alice", "alice-pw"), "project_id": "proj-b"}
+            url,
+            content=otlp_request("other"),
+            headers={**pb, "authorization": basic("alice", "alice-pw"), "project_id": "proj-b"},
         )
         assert other.status_code == 403
         assert client.get(f"{secured.http_url}/health").json() == {"status": "ok"}
@@ -91,7 +103,10 @@ def test_otlp_http_needs_credentials_and_write_access(secured, make_provider):
         pass
     # The project may also come from the resource: checked the same way.
     tracer = make_provider(
-        secured, transport="http", headers={"authorization": basic("alice", "alice-pw")}, resource={"project.id": "proj-b"}
+        secured,
+        transport="http",
+        headers={"authorization": basic("alice", "alice-pw")},
+        resource={"project.id": "proj-b"},
     ).get_tracer("agent")
     with tracer.start_as_current_span("alice-into-b"):
         pass
@@ -115,16 +130,16 @@ def test_otlp_grpc_takes_basic_or_bearer_token_in_metadata(secured, make_provide
     tracer = make_provider(secured, headers={"authorization": f"Bearer {TOKEN}"}).get_tracer("agent")
     with tracer.start_as_current_span("token-grpc"):
         pass
-    tracer = make_provider(secured, headers={"authorization": basic("bob", "bob-pw"), "project_id": "proj-b"}).get_tracer("agent")
+    tracer = make_provider(
+        secured, headers={"authorization": basic("bob", "bob-pw"), "project_id": "proj-b"}
+    ).get_tracer("agent")
     with tracer.start_as_current_span("bob-grpc"):
         pass
     assert projects_of(secured) == {"token-grpc": "proj-c", "bob-grpc": "proj-b"}
 
 
 def test_an_ingest_token_reads_nothing_and_admin_wildcard_reads_all():
-    authenticator = Authenticator(
-        [type("U", (), u)() for u in USERS], [type("T", (), t)() for t in TOKENS]
-    )
+    authenticator = Authenticator([type("U", (), u)() for u in USERS], [type("T", (), t)() for t in TOKENS])
     token = authenticator.authenticate(f"Bearer {TOKEN}")
     assert token is not None and not token.may_read("proj-c") and token.may_write("proj-c")
     admin = authenticator.authenticate(basic("admin", "admin-pw"))
@@ -172,8 +187,16 @@ def test_every_api_route_checks_the_project_it_names(api):
     assert api.get("/echo?project_id=proj-b", headers=alice).status_code == 403
     assert api.delete("/echo?project_id=proj-a&project_id=proj-b", headers=alice).status_code == 403
     assert api.post("/echo?project_id=proj-a", json={"project_id": "proj-b"}, headers=alice).status_code == 403
-    assert api.post("/echo", json={"project_id": "proj-c"}, headers={"authorization": f"Bearer {TOKEN}"}).status_code == 403
-    assert api.post("/echo", json={"project_id": "proj-b"}, headers={"authorization": basic("admin", "admin-pw")}).status_code == 200
+    assert (
+        api.post("/echo", json={"project_id": "proj-c"}, headers={"authorization": f"Bearer {TOKEN}"}).status_code
+        == 403
+    )
+    assert (
+        api.post(
+            "/echo", json={"project_id": "proj-b"}, headers={"authorization": basic("admin", "admin-pw")}
+        ).status_code
+        == 200
+    )
     assert api.get("/health").status_code == 200
 
 
@@ -211,7 +234,6 @@ def test_websockets_need_credentials_and_read_access_too(api):
     with api.websocket_connect("/live?project_id=proj-a", headers=alice) as ws:
         assert ws.receive_json() == {"user": "alice"}
     for url, headers in (("/live?project_id=proj-a", {}), ("/live?project_id=proj-b", alice)):
-        with pytest.raises(WebSocketDisconnect) as refused:
-            with api.websocket_connect(url, headers=headers):
-                pass
+        with pytest.raises(WebSocketDisconnect) as refused, api.websocket_connect(url, headers=headers):
+            pass
         assert refused.value.code == 1008

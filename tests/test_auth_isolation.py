@@ -43,7 +43,11 @@ def test_nothing_without_credentials(two_projects):
         ("POST", "/agents/conversations/spans", {"project_id": "proj-a", "conversation_ids": ["conv-1"]}),
         ("POST", "/agents/conversations/chat", {"project_id": "proj-a", "conversation_id": "conv-1"}),
         ("POST", "/agents/traces/chat", {"project_id": "proj-a", "trace_id": alice.traces[0]}),
-        ("POST", "/agents/feedback", {"project_id": "proj-a", "conversation_id": "conv-1", "feedback_type": "wandb.agent_user_feedback"}),
+        (
+            "POST",
+            "/agents/feedback",
+            {"project_id": "proj-a", "conversation_id": "conv-1", "feedback_type": "wandb.agent_user_feedback"},
+        ),
     ]
     for method, path, body in calls:
         for headers in ({}, basic("alice", "wrong"), basic("carol", "alice-pw")):
@@ -57,7 +61,9 @@ def test_nothing_without_credentials(two_projects):
 
 def test_a_user_reads_only_their_projects_spans_and_chat(two_projects):
     client, alice, bob = two_projects
-    own = client.post("/agents/conversations/spans", json={"project_id": "proj-a", "conversation_ids": ["conv-1"]}, headers=ALICE)
+    own = client.post(
+        "/agents/conversations/spans", json={"project_id": "proj-a", "conversation_ids": ["conv-1"]}, headers=ALICE
+    )
     assert own.status_code == 200
     spans = own.json()["conversations"][0]["spans"]
     assert {s["trace_id"] for s in spans} == set(alice.traces)
@@ -70,51 +76,87 @@ def test_a_user_reads_only_their_projects_spans_and_chat(two_projects):
         denied = client.post("/agents/conversations/spans", json=body, headers=ALICE)
         assert denied.status_code == 403
         assert denied.json() == {"detail": "alice may not read project 'proj-b'"}
-    assert client.post("/agents/conversations/chat", json={"project_id": "proj-b", "conversation_id": "conv-1"}, headers=ALICE).status_code == 403
-    assert client.post("/agents/traces/chat", json={"project_id": "proj-b", "trace_id": bob.traces[0]}, headers=ALICE).status_code == 403
+    assert (
+        client.post(
+            "/agents/conversations/chat", json={"project_id": "proj-b", "conversation_id": "conv-1"}, headers=ALICE
+        ).status_code
+        == 403
+    )
+    assert (
+        client.post(
+            "/agents/traces/chat", json={"project_id": "proj-b", "trace_id": bob.traces[0]}, headers=ALICE
+        ).status_code
+        == 403
+    )
     # The project in the query string is checked as well as the one in the body.
-    assert client.post(
-        "/agents/conversations/chat?project_id=proj-b", json={"project_id": "proj-a", "conversation_id": "conv-1"}, headers=ALICE
-    ).status_code == 403
+    assert (
+        client.post(
+            "/agents/conversations/chat?project_id=proj-b",
+            json={"project_id": "proj-a", "conversation_id": "conv-1"},
+            headers=ALICE,
+        ).status_code
+        == 403
+    )
 
     # Asking her own project for bob's trace finds nothing: the routes filter by project.
     theirs = client.post("/agents/traces/chat", json={"project_id": "proj-a", "trace_id": bob.traces[0]}, headers=ALICE)
     assert theirs.status_code == 200
     assert theirs.json()["messages"] == [] and theirs.json()["conversation_id"] is None
-    chat = client.post("/agents/conversations/chat", json={"project_id": "proj-b", "conversation_id": "conv-1"}, headers=BOB)
+    chat = client.post(
+        "/agents/conversations/chat", json={"project_id": "proj-b", "conversation_id": "conv-1"}, headers=BOB
+    )
     assert [t["trace_id"] for t in chat.json()["turns"]] == bob.traces
 
 
 def test_a_user_never_reads_or_deletes_another_projects_feedback(two_projects):
-    client, alice, bob = two_projects
+    client, _alice, bob = two_projects
     created = client.post(
         "/agents/feedback",
-        json={"project_id": "proj-b", "conversation_id": "conv-1", "trace_id": bob.traces[0],
-              "feedback_type": "wandb.agent_user_feedback", "tags": ["bob-only"], "ratings": []},
+        json={
+            "project_id": "proj-b",
+            "conversation_id": "conv-1",
+            "trace_id": bob.traces[0],
+            "feedback_type": "wandb.agent_user_feedback",
+            "tags": ["bob-only"],
+            "ratings": [],
+        },
         headers=BOB,
     )
     assert created.status_code == 200
     bob_feedback = created.json()["id"]
 
     # alice can neither add to, read, nor delete proj-b's feedback.
-    assert client.post(
-        "/agents/feedback",
-        json={"project_id": "proj-b", "conversation_id": "conv-1", "feedback_type": "wandb.agent_user_feedback"},
-        headers=ALICE,
-    ).status_code == 403
-    assert client.delete(f"/agents/feedback/{bob_feedback}", params={"project_id": "proj-b"}, headers=ALICE).status_code == 403
-    assert client.delete(f"/agents/feedback/{bob_feedback}", params={"project_id": "proj-a"}, headers=ALICE).status_code == 404
+    assert (
+        client.post(
+            "/agents/feedback",
+            json={"project_id": "proj-b", "conversation_id": "conv-1", "feedback_type": "wandb.agent_user_feedback"},
+            headers=ALICE,
+        ).status_code
+        == 403
+    )
+    assert (
+        client.delete(f"/agents/feedback/{bob_feedback}", params={"project_id": "proj-b"}, headers=ALICE).status_code
+        == 403
+    )
+    assert (
+        client.delete(f"/agents/feedback/{bob_feedback}", params={"project_id": "proj-a"}, headers=ALICE).status_code
+        == 404
+    )
     own = client.post(
         "/agents/conversations/chat",
         json={"project_id": "proj-a", "conversation_id": "conv-1", "include_feedback": True},
         headers=ALICE,
     ).json()
     assert own["feedback"] == [] and all(turn["feedback"] == [] for turn in own["turns"])
-    minimap = client.post("/agents/conversations/spans", json={"project_id": "proj-a", "conversation_ids": ["conv-1"]}, headers=ALICE)
+    minimap = client.post(
+        "/agents/conversations/spans", json={"project_id": "proj-a", "conversation_ids": ["conv-1"]}, headers=ALICE
+    )
     assert minimap.json()["conversations"][0]["spans_feedback"] == []
 
     # bob still has it.
-    mine = client.post("/agents/conversations/spans", json={"project_id": "proj-b", "conversation_ids": ["conv-1"]}, headers=BOB)
+    mine = client.post(
+        "/agents/conversations/spans", json={"project_id": "proj-b", "conversation_ids": ["conv-1"]}, headers=BOB
+    )
     assert [f["tags"] for f in mine.json()["conversations"][0]["spans_feedback"]] == [["bob-only"]]
 
 

@@ -85,7 +85,9 @@ def assert_nothing_lost(server, pending: list[threading.Thread], outcomes: dict[
 
     grpc_export(server, request("refused-grpc"))
     httpx.post(
-        f"{server.http_url}/v1/traces", content=request("refused-http"), headers={"content-type": "application/x-protobuf"}
+        f"{server.http_url}/v1/traces",
+        content=request("refused-http"),
+        headers={"content-type": "application/x-protobuf"},
     ).raise_for_status()
     assert [tuple(r) for r in read_db(server.config.sqlite_path, stored)] == [
         ("first", 5),

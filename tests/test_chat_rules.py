@@ -75,8 +75,17 @@ def messages(*traces: Trace) -> list[list[dict[str, Any]]]:
     return [turn["messages"] for turn in chat(*traces)["turns"]]
 
 
-def m(kind: str, span: DetailedSpan, at_ms: int, agent: str | None, payload: dict[str, Any], feedback: list | None = None) -> dict[str, Any]:
-    return {"type": kind, "span_id": span.span_id, "started_at": at(at_ms), "agent_name": agent, "feedback": feedback, kind: payload}
+def m(
+    kind: str, span: DetailedSpan, at_ms: int, agent: str | None, payload: dict[str, Any], feedback: list | None = None
+) -> dict[str, Any]:
+    return {
+        "type": kind,
+        "span_id": span.span_id,
+        "started_at": at(at_ms),
+        "agent_name": agent,
+        "feedback": feedback,
+        kind: payload,
+    }
 
 
 def said(text: str, refs: list[str] | None = None) -> dict[str, Any]:
@@ -105,11 +114,15 @@ def answer(
     }
 
 
-def started(model: str | None = None, instructions: str | None = None, tools: str | None = None, status: str = "OK") -> dict[str, Any]:
+def started(
+    model: str | None = None, instructions: str | None = None, tools: str | None = None, status: str = "OK"
+) -> dict[str, Any]:
     return {"model": model, "system_instructions": instructions, "tool_definitions": tools, "status": status}
 
 
-def tool(name: str | None, arguments: str | None, result: str | None, duration_ms: int | None, status: str | None) -> dict[str, Any]:
+def tool(
+    name: str | None, arguments: str | None, result: str | None, duration_ms: int | None, status: str | None
+) -> dict[str, Any]:
     return {
         "tool_name": name,
         "tool_arguments": arguments,
@@ -224,14 +237,19 @@ def test_an_empty_turn():
 
 def test_resent_history_is_not_repeated():
     t1, t2 = Trace(1), Trace(2)
-    first = t1.span("chat m", 0, 100, operation_name="chat", input_messages=[user("Q1")], output_messages=[assistant("A1")])
+    first = t1.span(
+        "chat m", 0, 100, operation_name="chat", input_messages=[user("Q1")], output_messages=[assistant("A1")]
+    )
     second = t2.span(
         "chat m", 1000, 1100, operation_name="chat",
         input_messages=[user("Q1"), assistant("A1"), user("Q2")], output_messages=[assistant("A2")],
     )  # fmt: skip
     assert messages(t1, t2) == [
         [m("user_message", first, 0, None, said("Q1")), m("assistant_message", first, 0, None, answer("A1", 100))],
-        [m("user_message", second, 1000, None, said("Q2")), m("assistant_message", second, 1000, None, answer("A2", 100))],
+        [
+            m("user_message", second, 1000, None, said("Q2")),
+            m("assistant_message", second, 1000, None, answer("A2", 100)),
+        ],
     ]
 
 
@@ -258,7 +276,15 @@ def test_an_sdk_that_sends_only_the_latest_message():
     t1, t2 = Trace(1), Trace(2)
     t1.span("chat m", 0, 10, operation_name="chat", input_messages=[user("again")], output_messages=[assistant("ok")])
     agent = t2.span("invoke_agent a", 1000, 1100, operation_name="invoke_agent", input_messages=[user("again")])
-    model = t2.span("chat m", 1010, 1090, agent, operation_name="chat", input_messages=[user("again")], output_messages=[assistant("ok")])
+    model = t2.span(
+        "chat m",
+        1010,
+        1090,
+        agent,
+        operation_name="chat",
+        input_messages=[user("again")],
+        output_messages=[assistant("ok")],
+    )
     assert messages(t1, t2)[1] == [
         m("user_message", agent, 1000, None, said("again")),
         m("agent_start", agent, 1000, "a", started()),
@@ -294,8 +320,17 @@ def test_tool_results_in_a_user_role_message_are_not_user_input():
     t = Trace(1)
     call = assistant(tool_call("toolu_1", "clock", {"tz": "Asia/Tokyo"}))
     result = {"role": "user", "parts": [{"type": "tool_call_response", "id": "toolu_1", "response": "09:00"}]}
-    span = t.span("chat claude", 0, 10, operation_name="chat", input_messages=[user("Time?"), call, result], output_messages=[assistant("9 am.")])
-    assert messages(t) == [[m("user_message", span, 0, None, said("Time?")), m("assistant_message", span, 0, None, answer("9 am.", 10))]]
+    span = t.span(
+        "chat claude",
+        0,
+        10,
+        operation_name="chat",
+        input_messages=[user("Time?"), call, result],
+        output_messages=[assistant("9 am.")],
+    )
+    assert messages(t) == [
+        [m("user_message", span, 0, None, said("Time?")), m("assistant_message", span, 0, None, answer("9 am.", 10))]
+    ]
 
 
 def test_a_page_and_a_single_trace_read_the_turn_before_as_history():
@@ -304,9 +339,21 @@ def test_a_page_and_a_single_trace_read_the_turn_before_as_history():
     spans = []
     for n, t in enumerate(traces):
         history = [*history, user(f"Q{n + 1}")]
-        spans.append(t.span("chat m", n * 1000, n * 1000 + 10, operation_name="chat", input_messages=history, output_messages=[assistant(f"A{n + 1}")]))
+        spans.append(
+            t.span(
+                "chat m",
+                n * 1000,
+                n * 1000 + 10,
+                operation_name="chat",
+                input_messages=history,
+                output_messages=[assistant(f"A{n + 1}")],
+            )
+        )
         history = [*history, assistant(f"A{n + 1}")]
-    second_turn = [m("user_message", spans[1], 1000, None, said("Q2")), m("assistant_message", spans[1], 1000, None, answer("A2", 10))]
+    second_turn = [
+        m("user_message", spans[1], 1000, None, said("Q2")),
+        m("assistant_message", spans[1], 1000, None, answer("A2", 10)),
+    ]
     assert chat(*traces, limit=1, offset=1)["turns"][0]["messages"] == second_turn
     assert trace_chat(traces[1].trace_id, traces[1].stored(), traces[0].stored(), None)["messages"] == second_turn
     # Without the turn before, the re-sent Q1 would look new.
@@ -320,7 +367,14 @@ def test_a_page_and_a_single_trace_read_the_turn_before_as_history():
 
 def test_agent_start_takes_what_the_agent_span_lacks_from_its_first_model_call():
     t = Trace(1)
-    planner = t.span("invoke_agent planner", 0, 1000, operation_name="invoke_agent", agent_name="planner", input_messages=[user("Trip?")])
+    planner = t.span(
+        "invoke_agent planner",
+        0,
+        1000,
+        operation_name="invoke_agent",
+        agent_name="planner",
+        input_messages=[user("Trip?")],
+    )
     first = t.span(
         "chat gpt-4o", 100, 300, planner, operation_name="chat", request_model="gpt-4o", response_model="gpt-4o-2024-08-06",
         system_instructions=[{"type": "text", "content": "Plan trips."}, {"type": "text", "content": "Be brief."}],
@@ -333,7 +387,15 @@ def test_agent_start_takes_what_the_agent_span_lacks_from_its_first_model_call()
     )  # fmt: skip
     # A sub-agent (no agent name attribute: named after its span) and its own model call.
     researcher = t.span("create_agent researcher", 650, 950, planner, operation_name="create_agent")
-    found = t.span("chat claude", 700, 900, researcher, operation_name="chat", request_model="claude", output_messages=[assistant("Found it.")])
+    found = t.span(
+        "chat claude",
+        700,
+        900,
+        researcher,
+        operation_name="chat",
+        request_model="claude",
+        output_messages=[assistant("Found it.")],
+    )
     assert messages(t) == [
         [
             m("user_message", planner, 0, None, said("Trip?")),
@@ -352,7 +414,9 @@ def test_agent_names_come_from_the_span_or_the_nearest_enclosing_agent():
     t = Trace(1)
     outer = t.span("invoke_agent support", 0, 100, operation_name="invoke_agent")
     inner = t.span("invoke_agent", 10, 90, outer, operation_name="invoke_agent")  # no name of its own
-    tagged = t.span("chat m", 20, 30, inner, operation_name="chat", agent_name="refunds", output_messages=[assistant("a")])
+    tagged = t.span(
+        "chat m", 20, 30, inner, operation_name="chat", agent_name="refunds", output_messages=[assistant("a")]
+    )
     plain = t.span("execute_tool refund", 40, 50, inner, operation_name="execute_tool")
     assert messages(t) == [
         [
@@ -370,7 +434,14 @@ def test_an_agent_that_mirrors_its_answer_speaks_only_when_no_model_call_inside_
     outer = t1.span("invoke_agent a", 0, 1000, operation_name="invoke_agent", output_messages=[assistant("Done.")])
     inner = t1.span("invoke_agent b", 50, 950, outer, operation_name="invoke_agent")
     model = t1.span("chat m", 100, 900, inner, operation_name="chat", output_messages=[assistant("Done.")])
-    alone = t2.span("invoke_agent a", 2000, 3000, operation_name="invoke_agent", request_model="gpt-4o", output_messages=[assistant("Done.")])
+    alone = t2.span(
+        "invoke_agent a",
+        2000,
+        3000,
+        operation_name="invoke_agent",
+        request_model="gpt-4o",
+        output_messages=[assistant("Done.")],
+    )
     assert messages(t1, t2) == [
         [
             m("agent_start", outer, 0, "a", started()),
@@ -387,7 +458,9 @@ def test_an_agent_that_mirrors_its_answer_speaks_only_when_no_model_call_inside_
 def test_a_handoff_is_its_own_message_and_a_second_agent_is_not_one():
     t = Trace(1)
     triage = t.span("invoke_agent triage", 0, 1000, operation_name="invoke_agent", agent_name="triage")
-    handoff = t.span("handoff", 100, 110, triage, operation_name="handoff", handoff={"from_agent": "triage", "to_agent": "billing"})
+    handoff = t.span(
+        "handoff", 100, 110, triage, operation_name="handoff", handoff={"from_agent": "triage", "to_agent": "billing"}
+    )
     unnamed = t.span("transfer", 200, 210, triage, handoff={"from_agent": None, "to_agent": "x"})
     billing = t.span("invoke_agent billing", 300, 400, triage, operation_name="invoke_agent", agent_name="billing")
     assert messages(t) == [
@@ -408,7 +481,10 @@ def test_assistant_message_fields():
     output = [
         assistant({"type": "reasoning", "content": "think"}, {"type": "reasoning", "content": "again"}, "Hi", "there"),
         {"role": "user", "parts": [{"type": "text", "content": "not the model's"}]},
-        {"role": "assistant", "parts": [{"type": "blob", "modality": "image", "mime_type": "image/png", "content": "AAAA"}]},
+        {
+            "role": "assistant",
+            "parts": [{"type": "blob", "modality": "image", "mime_type": "image/png", "content": "AAAA"}],
+        },
     ]
     span = t.span(
         "chat m", 0, 1234, status="UNSET", operation_name="chat", request_model="m-request",
@@ -438,8 +514,18 @@ def test_failed_spans_are_shown():
     a failing tool or agent carries its status."""
     t1, t2 = Trace(1), Trace(2)
     agent = t1.span("invoke_agent a", 0, 1000, status="ERROR", operation_name="invoke_agent")
-    asked = t1.span("chat m", 100, 200, agent, operation_name="chat", request_model="m", output_messages=[assistant(tool_call("c1", "lookup", {"q": "x"}))])
-    failed_tool = t1.span("execute_tool lookup", 300, 350, agent, status="ERROR", operation_name="execute_tool", tool_result="timeout")
+    asked = t1.span(
+        "chat m",
+        100,
+        200,
+        agent,
+        operation_name="chat",
+        request_model="m",
+        output_messages=[assistant(tool_call("c1", "lookup", {"q": "x"}))],
+    )
+    failed_tool = t1.span(
+        "execute_tool lookup", 300, 350, agent, status="ERROR", operation_name="execute_tool", tool_result="timeout"
+    )
     failed_call = t1.span("chat m", 400, 650, agent, status="ERROR", operation_name="chat", request_model="m")
     # An agent that failed before any model call: its failure is its answer.
     early = t2.span("invoke_agent a", 2000, 2010, status="ERROR", operation_name="invoke_agent", request_model="m")
@@ -460,7 +546,14 @@ def test_failed_spans_are_shown():
 def test_execute_tool_spans_are_the_tool_calls_and_their_parts_are_not():
     t = Trace(1)
     agent = t.span("invoke_agent a", 0, 1000, operation_name="invoke_agent")
-    t.span("chat m", 100, 200, agent, operation_name="chat", output_messages=[assistant(tool_call("c1", "lookup", {"q": "x"}))])
+    t.span(
+        "chat m",
+        100,
+        200,
+        agent,
+        operation_name="chat",
+        output_messages=[assistant(tool_call("c1", "lookup", {"q": "x"}))],
+    )
     lookup = t.span(
         "execute_tool lookup", 300, 450, agent, operation_name="execute_tool", tool_call_id="c1",
         tool_arguments='{"q": "x"}', tool_result="42",
@@ -490,7 +583,12 @@ def test_without_execute_tool_spans_the_tool_call_parts_are_the_tool_calls():
     calls = assistant(
         "Let me check.",
         tool_call("c1", "weather", {"city": "Oslo"}),
-        {"type": "tool_call", "id": "c2", "name": "clock", "arguments": '{"tz": "CET"}'},  # arguments as the SDK's string
+        {
+            "type": "tool_call",
+            "id": "c2",
+            "name": "clock",
+            "arguments": '{"tz": "CET"}',
+        },  # arguments as the SDK's string
         {"type": "tool_call", "name": "unanswered"},
     )
     asking = t.span("chat m", 0, 100, operation_name="chat", input_messages=[question], output_messages=[calls])
@@ -530,7 +628,13 @@ def test_at_one_instant_user_then_agent_and_handoff_then_answers_then_compaction
             m("agent_start", agent, 0, "a", started()),
             m("agent_handoff", handoff, 500, "a", {"from_agent": "a", "to_agent": "b"}),
             m("assistant_message", model, 0, "a", answer("Gone.", 500)),
-            m("context_compacted", agent, 0, "a", {"compaction_items_before": 8, "compaction_items_after": 2, "compaction_summary": "so far"}),
+            m(
+                "context_compacted",
+                agent,
+                0,
+                "a",
+                {"compaction_items_before": 8, "compaction_items_after": 2, "compaction_summary": "so far"},
+            ),
         ]
     ]
 
@@ -551,7 +655,9 @@ def test_feedback_on_the_conversation_and_on_each_turn():
     t1, t2 = Trace(1), Trace(2)
     span = t1.span("chat m", 0, 10, operation_name="chat", output_messages=[assistant("a")])
     t2.span("chat m", 1000, 1010, operation_name="chat", output_messages=[assistant("b")])
-    whole = Feedback("f1", "p", "conv", None, "wandb.agent_monitor", [], [{"name": "helpfulness", "value": 0.5}], T0_NS + 1500 * MS)
+    whole = Feedback(
+        "f1", "p", "conv", None, "wandb.agent_monitor", [], [{"name": "helpfulness", "value": 0.5}], T0_NS + 1500 * MS
+    )
     on_t1 = Feedback("f2", "p", "conv", t1.trace_id, "wandb.agent_user_feedback", ["👍"], [], T0_NS + 1_600_001_000)
     result = chat(t1, t2, feedback=[whole, on_t1])
     assert result["feedback"] == [

@@ -31,7 +31,9 @@ def free_port() -> int:
 
 def test_flags_override_environment_which_overrides_the_config_file(tmp_path: Path):
     config_file = tmp_path / "config.yaml"
-    config_file.write_text("grpc_port: 1111\nhttp_port: 2222\nstore: from-file.db\nlimits:\n  max_request_bytes: 1024\n")
+    config_file.write_text(
+        "grpc_port: 1111\nhttp_port: 2222\nstore: from-file.db\nlimits:\n  max_request_bytes: 1024\n"
+    )
     env = {"OTELITE_HTTP_PORT": "3333", "OTELITE_STORE": "from-env.db"}
     config = load_config(config_file, env=env, store="from-flag.db")
     assert (config.grpc_port, config.http_port, config.store) == (1111, 3333, "from-flag.db")
@@ -57,6 +59,7 @@ def test_refuses_a_public_address_without_auth(tmp_path: Path):
         capture_output=True,
         text=True,
         timeout=30,
+        check=False,
     )
     assert result.returncode == 2
     assert "refusing to serve on non-loopback address 0.0.0.0" in result.stderr
@@ -106,11 +109,15 @@ def test_serve_prints_where_it_listens_and_flushes_on_signal(tmp_path: Path, sig
 
 
 def child_pids(pid: int) -> list[int]:
-    return [int(child) for task in Path(f"/proc/{pid}/task").iterdir() for child in (task / "children").read_text().split()]
+    return [
+        int(child) for task in Path(f"/proc/{pid}/task").iterdir() for child in (task / "children").read_text().split()
+    ]
 
 
 def run_cli(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run([sys.executable, "-m", "otelite.cli", *args], input=stdin, capture_output=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "otelite.cli", *args], input=stdin, capture_output=True, timeout=60, check=False
+    )
 
 
 def test_export_then_import_round_trips_spans_and_projects(server, make_provider, tmp_path: Path):
@@ -130,7 +137,9 @@ def test_export_then_import_round_trips_spans_and_projects(server, make_provider
 
     columns = "project_id, trace_id, span_id, parent_span_id, name, kind, start_ns, end_ns, status, conversation_id, operation_name"
     original = read_db(server.config.sqlite_path, f"SELECT {columns} FROM spans ORDER BY span_id")
-    assert [tuple(r) for r in read_db(copy, f"SELECT {columns} FROM spans ORDER BY span_id")] == [tuple(r) for r in original]
+    assert [tuple(r) for r in read_db(copy, f"SELECT {columns} FROM spans ORDER BY span_id")] == [
+        tuple(r) for r in original
+    ]
     details = "SELECT attributes, events, links, scope FROM span_details JOIN spans USING (id) ORDER BY span_id"
     assert [tuple(r) for r in read_db(copy, details)] == [tuple(r) for r in read_db(server.config.sqlite_path, details)]
     stats = run_cli("stats", "--db", str(copy))

@@ -9,13 +9,13 @@ from dataclasses import MISSING, fields
 from pathlib import Path
 
 import pytest
+
+from otelite import cli
 from otelite.api.app import create_app
 from otelite.api.auth import AuthMiddleware
 from otelite.collector.pipeline import Preparer
-from otelite.proto import ValueLimits
-
-from otelite import cli
 from otelite.config import ENV_SETTINGS, Config, ConfigError, load_config
+from otelite.proto import ValueLimits
 from otelite.retention import Retention
 
 PASSWORD_HASH = "scrypt$16384$8$1$c2FsdA==$a2V5"

@@ -47,7 +47,9 @@ SELECT project_id, conversation_id, 'model', COALESCE(response_model, request_mo
 WHERE COALESCE(response_model, request_model) IS NOT NULL GROUP BY 1, 2, 4
 ORDER BY 1, 2, 3, 4
 """
-FACET_COUNTS_KEPT = "SELECT project_id, conversation_id, facet, value, spans FROM conversation_facets ORDER BY 1, 2, 3, 4"
+FACET_COUNTS_KEPT = (
+    "SELECT project_id, conversation_id, facet, value, spans FROM conversation_facets ORDER BY 1, 2, 3, 4"
+)
 
 
 def random_span(rng: random.Random, trace: int, span: int) -> SpanRow:
@@ -86,7 +88,9 @@ def assert_stats_match_a_scan(path: Path) -> None:
         spans = conn.execute("SELECT count(*) FROM spans").fetchone()[0]
         assert conn.execute("SELECT count(*) FROM span_details JOIN spans USING (id)").fetchone()[0] == spans
         assert conn.execute("SELECT count(*) FROM span_details").fetchone()[0] == spans
-        assert conn.execute("SELECT count(*) FROM span_text_fts f JOIN spans s ON s.id = f.rowid").fetchone()[0] == spans
+        assert (
+            conn.execute("SELECT count(*) FROM span_text_fts f JOIN spans s ON s.id = f.rowid").fetchone()[0] == spans
+        )
         assert conn.execute("SELECT count(*) FROM span_text_fts").fetchone()[0] == spans
     finally:
         conn.close()
@@ -167,7 +171,9 @@ def test_children_before_their_root_move_with_their_stats(tmp_path: Path) -> Non
         assert_stats_match_a_scan(tmp_path / "otelite.db")
         page = store.list_conversations("p0", limit=10)
         assert sorted((c.conversation_id, c.turns, c.spans) for c in page.conversations) == [
-            ("c0", 4, 16), ("c1", 4, 16), ("c2", 4, 16)
+            ("c0", 4, 16),
+            ("c1", 4, 16),
+            ("c2", 4, 16),
         ]
     finally:
         store.close()

@@ -80,7 +80,7 @@ def test_agents_run_with_handoff(instrumented):
         ("turn", None),
         ("response", "chat"),
     ]
-    root, _, triage, _, triage_llm, handoff, weather, _, call_llm, tool, _, answer_llm = spans
+    root, _, triage, _, _triage_llm, handoff, weather, _, call_llm, tool, _, answer_llm = spans
     assert handoff["content"]["handoff"] == {"from_agent": "triage_agent", "to_agent": "weather_agent"}
     assert (triage["agent_name"], weather["agent_name"]) == ("triage_agent", "weather_agent")
     assert {s["conversation_id"] for s in spans} == {root["trace_id"]}  # no session id: one-turn conversation

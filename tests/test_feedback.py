@@ -29,7 +29,11 @@ def create(client: httpx.Client, **body: object) -> dict:
 def test_feedback_shows_in_both_views_and_deletes(conversation):
     client, r = conversation
     t1 = r.traces[0]
-    whole = create(client, feedback_type="wandb.agent_monitor", ratings=[{"name": "helpfulness", "value": 0.75, "confidence": 0.9, "reason": "solved it"}])
+    whole = create(
+        client,
+        feedback_type="wandb.agent_monitor",
+        ratings=[{"name": "helpfulness", "value": 0.75, "confidence": 0.9, "reason": "solved it"}],
+    )
     turn = create(client, trace_id=t1, feedback_type="wandb.agent_user_feedback", tags=["👍", "needs-review"])
 
     spans_feedback = [
@@ -41,11 +45,14 @@ def test_feedback_shows_in_both_views_and_deletes(conversation):
         },
         {"trace_id": t1, "feedback_type": "wandb.agent_user_feedback", "tags": ["👍", "needs-review"], "ratings": []},
     ]
-    minimap = client.post("/agents/conversations/spans", json={"project_id": PROJECT, "conversation_ids": ["conv-1"]}).json()
+    minimap = client.post(
+        "/agents/conversations/spans", json={"project_id": PROJECT, "conversation_ids": ["conv-1"]}
+    ).json()
     assert minimap["conversations"][0]["spans_feedback"] == spans_feedback
 
     chat = client.post(
-        "/agents/conversations/chat", json={"project_id": PROJECT, "conversation_id": "conv-1", "include_feedback": True}
+        "/agents/conversations/chat",
+        json={"project_id": PROJECT, "conversation_id": "conv-1", "include_feedback": True},
     ).json()
     assert chat["feedback"] == [{**spans_feedback[0], **whole}]
     assert [t["feedback"] for t in chat["turns"]] == [[{**spans_feedback[1], **turn}], [], [], []]
@@ -57,7 +64,9 @@ def test_feedback_shows_in_both_views_and_deletes(conversation):
 
     # Another project can neither delete it nor see it.
     assert client.delete(f"/agents/feedback/{turn['id']}", params={"project_id": "proj-b"}).status_code == 404
-    other = client.post("/agents/conversations/spans", json={"project_id": "proj-b", "conversation_ids": ["conv-1"]}).json()
+    other = client.post(
+        "/agents/conversations/spans", json={"project_id": "proj-b", "conversation_ids": ["conv-1"]}
+    ).json()
     assert other["conversations"][0]["spans_feedback"] == []
 
     response = client.delete(f"/agents/feedback/{turn['id']}", params={"project_id": PROJECT})
@@ -65,10 +74,13 @@ def test_feedback_shows_in_both_views_and_deletes(conversation):
     response = client.delete(f"/agents/feedback/{turn['id']}", params={"project_id": PROJECT})
     assert (response.status_code, response.json()) == (404, {"detail": "feedback not found"})
 
-    minimap = client.post("/agents/conversations/spans", json={"project_id": PROJECT, "conversation_ids": ["conv-1"]}).json()
+    minimap = client.post(
+        "/agents/conversations/spans", json={"project_id": PROJECT, "conversation_ids": ["conv-1"]}
+    ).json()
     assert minimap["conversations"][0]["spans_feedback"] == spans_feedback[:1]
     chat = client.post(
-        "/agents/conversations/chat", json={"project_id": PROJECT, "conversation_id": "conv-1", "include_feedback": True}
+        "/agents/conversations/chat",
+        json={"project_id": PROJECT, "conversation_id": "conv-1", "include_feedback": True},
     ).json()
     assert chat["feedback"] == [{**spans_feedback[0], **whole}]
     assert [t["feedback"] for t in chat["turns"]] == [[], [], [], []]
@@ -77,13 +89,17 @@ def test_feedback_shows_in_both_views_and_deletes(conversation):
 def test_feedback_on_an_unknown_conversation_shows_on_its_empty_entry(server):
     with httpx.Client(base_url=server.http_url) as client:
         create(client, conversation_id="not-yet", feedback_type="wandb.agent_user_feedback", tags=["early"])
-        minimap = client.post("/agents/conversations/spans", json={"project_id": PROJECT, "conversation_ids": ["not-yet"]}).json()
+        minimap = client.post(
+            "/agents/conversations/spans", json={"project_id": PROJECT, "conversation_ids": ["not-yet"]}
+        ).json()
     assert minimap == {
         "conversations": [
             {
                 "conversation_id": "not-yet",
                 "spans": [],
-                "spans_feedback": [{"trace_id": None, "feedback_type": "wandb.agent_user_feedback", "tags": ["early"], "ratings": []}],
+                "spans_feedback": [
+                    {"trace_id": None, "feedback_type": "wandb.agent_user_feedback", "tags": ["early"], "ratings": []}
+                ],
             }
         ]
     }

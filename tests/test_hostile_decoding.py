@@ -127,10 +127,21 @@ genai_keys = st.sampled_from(
     ]
 )
 attributes = st.lists(
-    st.tuples(st.one_of(genai_keys, st.text(max_size=12)), st.one_of(any_values, st.one_of(st.builds(deep_value, st.integers(10, 28), st.just("kvlist")), st.builds(deep_value, st.integers(25, 40), st.just("array"))))),
+    st.tuples(
+        st.one_of(genai_keys, st.text(max_size=12)),
+        st.one_of(
+            any_values,
+            st.one_of(
+                st.builds(deep_value, st.integers(10, 28), st.just("kvlist")),
+                st.builds(deep_value, st.integers(25, 40), st.just("array")),
+            ),
+        ),
+    ),
     max_size=9,
 ).map(lambda kvs: [KeyValue(key=k, value=v) for k, v in kvs])
-ids = st.one_of(st.binary(min_size=0, max_size=20), st.binary(min_size=16, max_size=16), st.binary(min_size=8, max_size=8))
+ids = st.one_of(
+    st.binary(min_size=0, max_size=20), st.binary(min_size=16, max_size=16), st.binary(min_size=8, max_size=8)
+)
 times = st.one_of(st.sampled_from([0, 1, MAX_TIME_NS, MAX_TIME_NS + 1, 2**64 - 1]), st.integers(0, 2**64 - 1))
 
 
@@ -155,9 +166,7 @@ def spans(draw) -> Span:
     )
 
 
-requests = st.lists(
-    st.tuples(attributes, st.lists(spans(), max_size=4)), min_size=0, max_size=3
-).map(
+requests = st.lists(st.tuples(attributes, st.lists(spans(), max_size=4)), min_size=0, max_size=3).map(
     lambda groups: ExportTraceServiceRequest(
         resource_spans=[
             ResourceSpans(resource=Resource(attributes=res), scope_spans=[ScopeSpans(spans=ss)]) for res, ss in groups
@@ -215,7 +224,9 @@ def test_flipped_bytes_and_invalid_utf8_in_strings(store, request, data):
 
 def test_invalid_utf8_in_a_span_name_is_a_decode_error():
     request = ExportTraceServiceRequest(
-        resource_spans=[ResourceSpans(scope_spans=[ScopeSpans(spans=[Span(trace_id=b"\1" * 16, span_id=b"\2" * 8, name="ABCD")])])]
+        resource_spans=[
+            ResourceSpans(scope_spans=[ScopeSpans(spans=[Span(trace_id=b"\1" * 16, span_id=b"\2" * 8, name="ABCD")])])
+        ]
     )
     body = request.SerializeToString().replace(b"ABCD", b"\xff\xfe\xc3\x28")
     with pytest.raises(DecodeError):
@@ -292,10 +303,35 @@ def test_json_and_protobuf_of_the_same_request_agree(store, request):
 
 
 OTLP_KEYS = [
-    "resourceSpans", "scopeSpans", "spans", "resource", "scope", "attributes", "key", "value",
-    "stringValue", "intValue", "doubleValue", "boolValue", "bytesValue", "arrayValue", "kvlistValue",
-    "values", "traceId", "spanId", "parentSpanId", "name", "kind", "startTimeUnixNano",
-    "endTimeUnixNano", "events", "links", "status", "code", "message", "timeUnixNano",
+    "resourceSpans",
+    "scopeSpans",
+    "spans",
+    "resource",
+    "scope",
+    "attributes",
+    "key",
+    "value",
+    "stringValue",
+    "intValue",
+    "doubleValue",
+    "boolValue",
+    "bytesValue",
+    "arrayValue",
+    "kvlistValue",
+    "values",
+    "traceId",
+    "spanId",
+    "parentSpanId",
+    "name",
+    "kind",
+    "startTimeUnixNano",
+    "endTimeUnixNano",
+    "events",
+    "links",
+    "status",
+    "code",
+    "message",
+    "timeUnixNano",
 ]
 json_scalars = st.one_of(
     st.none(),
@@ -396,9 +432,21 @@ python_values = st.recursive(
 @given(attrs=st.dictionaries(st.one_of(genai_keys, st.text(max_size=10)), python_values, max_size=8))
 def test_genai_extraction_over_random_attributes(store, attrs):
     span = SpanRecord(
-        trace_id="ab" * 16, span_id="cd" * 8, parent_span_id=None, name="x", kind="CLIENT",
-        start_ns=1, end_ns=2, status_code="UNSET", status_message="", attributes=attrs,
-        events=[], links=[], resource={}, scope_name="", scope_version="",
+        trace_id="ab" * 16,
+        span_id="cd" * 8,
+        parent_span_id=None,
+        name="x",
+        kind="CLIENT",
+        start_ns=1,
+        end_ns=2,
+        status_code="UNSET",
+        status_message="",
+        attributes=attrs,
+        events=[],
+        links=[],
+        resource={},
+        scope_name="",
+        scope_version="",
     )
     row = normalize(span, "hostile")
     for column in ("input_tokens", "output_tokens", "reasoning_tokens"):

@@ -24,18 +24,20 @@ NOW = 1_764_000_000_000_000_000
 
 
 def span(n: int, **fields) -> Span:
-    defaults = dict(
-        trace_id=bytes([7] * 15 + [n % 256]),
-        span_id=bytes([1] * 7 + [n % 256]),
-        name=f"chat {n}",
-        start_time_unix_nano=NOW + n,
-        end_time_unix_nano=NOW + n + 1_000_000,
-    )
+    defaults = {
+        "trace_id": bytes([7] * 15 + [n % 256]),
+        "span_id": bytes([1] * 7 + [n % 256]),
+        "name": f"chat {n}",
+        "start_time_unix_nano": NOW + n,
+        "end_time_unix_nano": NOW + n + 1_000_000,
+    }
     return Span(**{**defaults, **fields})
 
 
 def request(*spans: Span) -> bytes:
-    return ExportTraceServiceRequest(resource_spans=[ResourceSpans(scope_spans=[ScopeSpans(spans=spans)])]).SerializeToString()
+    return ExportTraceServiceRequest(
+        resource_spans=[ResourceSpans(scope_spans=[ScopeSpans(spans=spans)])]
+    ).SerializeToString()
 
 
 @pytest.fixture
@@ -60,10 +62,7 @@ def grpc_status(export, body: bytes) -> grpc.StatusCode:
 
 
 def snapshot(db: str) -> list[dict]:
-    return [
-        dict(r)
-        for r in read_db(db, "SELECT * FROM spans JOIN span_details USING (id) ORDER BY span_id")
-    ]
+    return [dict(r) for r in read_db(db, "SELECT * FROM spans JOIN span_details USING (id) ORDER BY span_id")]
 
 
 def test_hostile_burst_gets_clear_answers_and_leaves_earlier_data_alone(hostile_server, export, make_provider):
@@ -102,7 +101,9 @@ def test_hostile_burst_gets_clear_answers_and_leaves_earlier_data_alone(hostile_
     response = export(request(span(7, attributes=[huge])))
     assert not response.HasField("partial_success")
     attributes = json.loads(
-        read_db(db, "SELECT attributes FROM span_details JOIN spans USING (id) WHERE span_id = ?", (span(7).span_id.hex(),))[0]["attributes"]
+        read_db(
+            db, "SELECT attributes FROM span_details JOIN spans USING (id) WHERE span_id = ?", (span(7).span_id.hex(),)
+        )[0]["attributes"]
     )
     assert attributes["gen_ai.tool.call.result"] == "é" * 512 + "...[truncated 2976 bytes]"
     assert attributes["otelite.truncated"] == ["gen_ai.tool.call.result"]
@@ -140,8 +141,20 @@ def test_hostile_burst_gets_clear_answers_and_leaves_earlier_data_alone(hostile_
                     "scopeSpans": [
                         {
                             "spans": [
-                                {"traceId": "zz" * 16, "spanId": "01" * 8, "name": "bad", "startTimeUnixNano": "1", "endTimeUnixNano": "2"},
-                                {"traceId": "ab" * 16, "spanId": "02" * 8, "name": "good", "startTimeUnixNano": str(NOW), "endTimeUnixNano": str(NOW + 5)},
+                                {
+                                    "traceId": "zz" * 16,
+                                    "spanId": "01" * 8,
+                                    "name": "bad",
+                                    "startTimeUnixNano": "1",
+                                    "endTimeUnixNano": "2",
+                                },
+                                {
+                                    "traceId": "ab" * 16,
+                                    "spanId": "02" * 8,
+                                    "name": "good",
+                                    "startTimeUnixNano": str(NOW),
+                                    "endTimeUnixNano": str(NOW + 5),
+                                },
                             ]
                         }
                     ]
@@ -192,4 +205,7 @@ def test_a_list_offset_beyond_64_bits_is_a_422_not_a_500(conversation):
     response = client.post("/agents/conversations", json={"project_id": "proj-a", "offset": 2**63})
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["body", "offset"]
-    assert client.post("/agents/conversations", json={"project_id": "proj-a", "offset": 2**63 - 1}).json()["conversations"] == []
+    assert (
+        client.post("/agents/conversations", json={"project_id": "proj-a", "offset": 2**63 - 1}).json()["conversations"]
+        == []
+    )

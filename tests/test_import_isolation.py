@@ -26,7 +26,9 @@ OTELITE = Path(sys.executable).with_name("otelite")  # the console script pip in
 def test_import_proto_is_proto_plus_beside_otelite(tmp_path: Path):
     # Run where the repository is not on sys.path, as in a user's environment.
     check = "import proto, otelite.proto; print(proto.Message.__module__, otelite.proto.__name__)"
-    out = subprocess.run([sys.executable, "-c", check], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-c", check], cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["proto.message", "otelite.proto"]
 
@@ -66,7 +68,9 @@ def test_serve_in_a_folder_of_lookalike_packages_imports_none_of_them(tmp_path: 
         minimap = httpx.post(
             f"{api}/agents/conversations/spans", json={"project_id": "default", "conversation_ids": ["conv-here"]}
         ).json()
-        assert [(s["span_id"], s["operation_name"]) for s in minimap["conversations"][0]["spans"]] == [(span_id, "chat")]
+        assert [(s["span_id"], s["operation_name"]) for s in minimap["conversations"][0]["spans"]] == [
+            (span_id, "chat")
+        ]
     finally:
         server.terminate()
         server.wait(timeout=30)

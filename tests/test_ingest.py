@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 
-from opentelemetry.trace import SpanKind, Status, StatusCode
-
 import pytest
+from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from tests.conftest import BACKENDS, stored_spans
 

@@ -20,9 +20,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.sdk.trace.export import SpanExportResult
 
 from tests.conftest import BACKENDS, read_db, stored_spans
 
@@ -48,7 +47,9 @@ def sdk_spans(count: int = 2, resource: dict[str, str] | None = None, conversati
 
 def grpc_export(server, body: bytes, metadata: tuple[tuple[str, str], ...] = ()) -> ExportTraceServiceResponse:
     with grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}") as channel:
-        call = channel.unary_unary(EXPORT, request_serializer=None, response_deserializer=ExportTraceServiceResponse.FromString)
+        call = channel.unary_unary(
+            EXPORT, request_serializer=None, response_deserializer=ExportTraceServiceResponse.FromString
+        )
         return call(body, metadata=metadata, timeout=10)
 
 
@@ -59,7 +60,9 @@ def test_malformed_protobuf_is_invalid_argument_and_400(server):
     assert "invalid OTLP protobuf" in err.value.details()
 
     response = httpx.post(
-        f"{server.http_url}/v1/traces", content=b"\x0a\xff\xff garbage", headers={"content-type": "application/x-protobuf"}
+        f"{server.http_url}/v1/traces",
+        content=b"\x0a\xff\xff garbage",
+        headers={"content-type": "application/x-protobuf"},
     )
     assert response.status_code == 400
     from google.rpc import status_pb2
@@ -69,7 +72,9 @@ def test_malformed_protobuf_is_invalid_argument_and_400(server):
 
 
 def test_malformed_json_is_400_with_a_message(server):
-    response = httpx.post(f"{server.http_url}/v1/traces", content=b"{not json", headers={"content-type": "application/json"})
+    response = httpx.post(
+        f"{server.http_url}/v1/traces", content=b"{not json", headers={"content-type": "application/json"}
+    )
     assert response.status_code == 400
     assert response.json()["message"].startswith("invalid JSON")
 
@@ -132,11 +137,15 @@ def test_otlp_json_with_hex_ids_and_string_int64(server):
                                     {"key": "gen_ai.request.temperature", "value": {"doubleValue": 0.2}},
                                     {
                                         "key": "tags",
-                                        "value": {"arrayValue": {"values": [{"stringValue": "a"}, {"boolValue": True}]}},
+                                        "value": {
+                                            "arrayValue": {"values": [{"stringValue": "a"}, {"boolValue": True}]}
+                                        },
                                     },
                                     {
                                         "key": "meta",
-                                        "value": {"kvlistValue": {"values": [{"key": "k", "value": {"intValue": "1"}}]}},
+                                        "value": {
+                                            "kvlistValue": {"values": [{"key": "k", "value": {"intValue": "1"}}]}
+                                        },
                                     },
                                 ],
                                 "status": {"code": 2, "message": "rate limited"},
@@ -213,7 +222,9 @@ def test_an_oversized_request_is_resource_exhausted_and_413(make_server):
         grpc_export(server, big)
     assert err.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
 
-    response = httpx.post(f"{server.http_url}/v1/traces", content=big, headers={"content-type": "application/x-protobuf"})
+    response = httpx.post(
+        f"{server.http_url}/v1/traces", content=big, headers={"content-type": "application/x-protobuf"}
+    )
     assert response.status_code == 413
     # Compressed small, inflated too big: refused as well.
     response = httpx.post(
@@ -243,9 +254,20 @@ def test_unsupported_content_type_is_415(server):
 @on_every_backend
 def test_project_from_header_then_resource_then_default(make_server):
     server = make_server(default_project="fallback")
-    grpc_export(server, encode_spans(sdk_spans(1, conversation="a")).SerializeToString(), metadata=(("project_id", "from-header"),))
-    grpc_export(server, encode_spans(sdk_spans(1, conversation="b")).SerializeToString(), metadata=(("x-project-id", "from-x-header"),))
-    grpc_export(server, encode_spans(sdk_spans(1, resource={"project.id": "from-resource"}, conversation="c")).SerializeToString())
+    grpc_export(
+        server,
+        encode_spans(sdk_spans(1, conversation="a")).SerializeToString(),
+        metadata=(("project_id", "from-header"),),
+    )
+    grpc_export(
+        server,
+        encode_spans(sdk_spans(1, conversation="b")).SerializeToString(),
+        metadata=(("x-project-id", "from-x-header"),),
+    )
+    grpc_export(
+        server,
+        encode_spans(sdk_spans(1, resource={"project.id": "from-resource"}, conversation="c")).SerializeToString(),
+    )
     grpc_export(server, encode_spans(sdk_spans(1, conversation="d")).SerializeToString())
     rows = sorted((r["conversation_id"], r["project_id"]) for r in stored_spans(server.store))
     assert rows == [
@@ -297,6 +319,6 @@ def test_a_storage_failure_is_unavailable_and_later_exports_still_work(make_serv
         blocker.execute("ROLLBACK")
         blocker.close()
     grpc_export(server, encode_spans(sdk_spans(2, conversation="after")).SerializeToString())
-    assert [tuple(r) for r in read_db(server.config.sqlite_path, "SELECT conversation_id, count(*) FROM spans GROUP BY 1")] == [
-        ("after", 2)
-    ]
+    assert [
+        tuple(r) for r in read_db(server.config.sqlite_path, "SELECT conversation_id, count(*) FROM spans GROUP BY 1")
+    ] == [("after", 2)]

@@ -104,7 +104,9 @@ def test_a_worker_that_dies_fails_only_its_requests_and_is_replaced(make_server)
 
     def export() -> None:
         try:
-            outcome["response"] = grpc_export(server, encode_spans(sdk_spans(3, conversation="lost")).SerializeToString())
+            outcome["response"] = grpc_export(
+                server, encode_spans(sdk_spans(3, conversation="lost")).SerializeToString()
+            )
         except grpc.RpcError as exc:
             outcome["error"] = exc
 
@@ -183,7 +185,12 @@ def _stored(path) -> list[list[tuple]]:
 
 @pytest.mark.parametrize(
     "case",
-    ["children and root in separate requests", "root first, then a late child", "a retried span", "two traces, one request each"],
+    [
+        "children and root in separate requests",
+        "root first, then a late child",
+        "a retried span",
+        "two traces, one request each",
+    ],
 )
 def test_merged_requests_are_stored_as_one_batch_would_be(tmp_path, case):
     from otelite.store.sqlite import SQLiteStore

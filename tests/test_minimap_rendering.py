@@ -31,7 +31,9 @@ def test_sqlite_rendered_minimap_equals_the_object_path(server, make_provider):
             root.end(end_time=start + 1_000 * MS)
 
     ids = ["conv-b", "missing", "conv-a", "conv-b"]
-    response = httpx.post(f"{server.http_url}/agents/conversations/spans", json={"project_id": "p", "conversation_ids": ids})
+    response = httpx.post(
+        f"{server.http_url}/agents/conversations/spans", json={"project_id": "p", "conversation_ids": ids}
+    )
     assert response.status_code == 200
     answer = response.json()["conversations"]
 
@@ -43,7 +45,7 @@ def test_sqlite_rendered_minimap_equals_the_object_path(server, make_provider):
     assert [entry["spans"] for entry in answer] == [reference["conv-b"], [], reference["conv-a"]]
     assert [len(entry["spans"]) for entry in answer] == [9, 0, 9]
     first_turn = answer[2]["spans"][:3]
-    assert [s["operation_name"] for s in first_turn][0] == "invoke_agent"
+    assert next(s["operation_name"] for s in first_turn) == "invoke_agent"
     # The two children that started together come in span_id order.
     assert first_turn[1]["span_id"] < first_turn[2]["span_id"]
     assert all(isinstance(s["duration_ms"], int) for entry in answer for s in entry["spans"])

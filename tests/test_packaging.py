@@ -15,7 +15,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 # Where each part of the one import name lives in the repository.
-FOLDERS = {"otelite": "otelite", "otelite.proto": "proto", "otelite.collector": "collector", "otelite.api": "api", "otelite.store": "store"}
+FOLDERS = {
+    "otelite": "otelite",
+    "otelite.proto": "proto",
+    "otelite.collector": "collector",
+    "otelite.api": "api",
+    "otelite.store": "store",
+}
 
 
 def test_pyproject_maps_each_part_of_otelite_to_its_folder():
@@ -34,7 +40,9 @@ def test_the_wheel_has_every_module_and_static_file(tmp_path: Path):
     # Build from a clean copy: setuptools reuses a build/ directory, whose leftovers
     # from an earlier build would hide a package the configuration misses.
     source = tmp_path / "source"
-    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".venv", ".git", "build", "*.egg-info", "__pycache__", "*.db*"))
+    shutil.copytree(
+        ROOT, source, ignore=shutil.ignore_patterns(".venv", ".git", "build", "*.egg-info", "__pycache__", "*.db*")
+    )
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--wheel-dir", str(tmp_path), str(source)],
         check=True,

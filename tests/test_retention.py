@@ -89,7 +89,9 @@ def test_prune_removes_whole_old_traces_with_their_rows_and_feedback(store):
         ("q", "c", "1"),
     }
     # The details went with their spans: none is left without one.
-    assert table(db, "SELECT s.project_id, substr(s.trace_id, 1, 1) FROM span_details d LEFT JOIN spans s USING (id)") == {
+    assert table(
+        db, "SELECT s.project_id, substr(s.trace_id, 1, 1) FROM span_details d LEFT JOIN spans s USING (id)"
+    ) == {
         ("p", "b"),
         ("q", "c"),
     }
@@ -105,9 +107,7 @@ def test_prune_removes_whole_old_traces_with_their_rows_and_feedback(store):
 def test_size_cap_drops_oldest_traces_first_and_never_half_a_trace(store):
     payload = {"gen_ai.tool.call.result": "x" * 4000}
     rows = [
-        span(f"t{n:03d}", str(k), days_ago=(200 - n) / 10, attributes=payload)
-        for n in range(200)
-        for k in range(3)
+        span(f"t{n:03d}", str(k), days_ago=(200 - n) / 10, attributes=payload) for n in range(200) for k in range(3)
     ]
     for start in range(0, len(rows), 60):
         store.write_spans(rows[start : start + 60])
@@ -176,7 +176,9 @@ def test_background_retention_prunes_while_ingest_goes_on(make_server, make_prov
         stop.set()
         writer.join()
     # The background thread pruned them (not some other path), and says so once its pass ends.
-    while not any(r.threadName == "otelite-retention" and r.getMessage().startswith("retention pruned ") for r in caplog.records):
+    while not any(
+        r.threadName == "otelite-retention" and r.getMessage().startswith("retention pruned ") for r in caplog.records
+    ):
         assert time.monotonic() < deadline, "the retention thread did not report its pass"
         time.sleep(0.02)
     stored = {r["name"] for r in read_db(server.config.sqlite_path, "SELECT name FROM spans")}

@@ -18,9 +18,10 @@ from tests.conftest import ALL_CLIENTS, BACKENDS
 pytestmark = pytest.mark.backends(*BACKENDS)
 
 
-
 def chat(client: httpx.Client, **body: Any) -> dict[str, Any]:
-    response = client.post("/agents/conversations/chat", json={"project_id": PROJECT, "conversation_id": "conv-1", **body})
+    response = client.post(
+        "/agents/conversations/chat", json={"project_id": PROJECT, "conversation_id": "conv-1", **body}
+    )
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == "application/json"
     payload = response.json()
@@ -28,11 +29,34 @@ def chat(client: httpx.Client, **body: Any) -> dict[str, Any]:
     return payload
 
 
-def message(r: Recorder, kind: str, span: str, at_ms: int, agent: str | None, payload: dict[str, Any], feedback: list | None = None) -> dict[str, Any]:
-    return {"type": kind, "span_id": r.ids[span], "started_at": at(at_ms), "agent_name": agent, "feedback": feedback, kind: payload}
+def message(
+    r: Recorder,
+    kind: str,
+    span: str,
+    at_ms: int,
+    agent: str | None,
+    payload: dict[str, Any],
+    feedback: list | None = None,
+) -> dict[str, Any]:
+    return {
+        "type": kind,
+        "span_id": r.ids[span],
+        "started_at": at(at_ms),
+        "agent_name": agent,
+        "feedback": feedback,
+        kind: payload,
+    }
 
 
-def answer(text: str, model: str, tokens: tuple[int, int], duration_ms: int, reasoning: str | None = None, reasoning_tokens: int | None = None, refs: list[str] | None = None) -> dict[str, Any]:
+def answer(
+    text: str,
+    model: str,
+    tokens: tuple[int, int],
+    duration_ms: int,
+    reasoning: str | None = None,
+    reasoning_tokens: int | None = None,
+    refs: list[str] | None = None,
+) -> dict[str, Any]:
     return {
         "text": text,
         "reasoning_content": reasoning,
@@ -63,25 +87,54 @@ def expected_turns(r: Recorder, fb: list | None = None) -> list[dict[str, Any]]:
             "feedback": fb,
             "messages": [
                 m("user_message", "t1.agent", 0, None, {"text": "What's the weather in Paris?", "content_refs": []}),
-                m("agent_start", "t1.agent", 0, "triage", {
-                    "model": "gpt-4o",
-                    "system_instructions": "You answer weather questions and route refunds to billing.",
-                    "tool_definitions": '[{"type":"function","name":"get_weather","parameters":{"type":"object","properties":{"city":{"type":"string"}}}}]',
-                    "status": "OK",
-                }),
+                m(
+                    "agent_start",
+                    "t1.agent",
+                    0,
+                    "triage",
+                    {
+                        "model": "gpt-4o",
+                        "system_instructions": "You answer weather questions and route refunds to billing.",
+                        "tool_definitions": '[{"type":"function","name":"get_weather","parameters":{"type":"object","properties":{"city":{"type":"string"}}}}]',
+                        "status": "OK",
+                    },
+                ),
                 # A model call that only reasons and calls a tool still shows its reasoning.
-                m("assistant_message", "t1.chat1", 100, "triage", answer(
-                    "", gpt4o, (50, 10), 800, reasoning="The user wants the weather; call get_weather.", reasoning_tokens=5,
-                )),
-                m("tool_call", "t1.tool", 1000, "triage", {
-                    "tool_name": "get_weather",
-                    "tool_arguments": '{"city": "Paris"}',
-                    "tool_result": '{"temp_c": 18, "sky": "sunny"}',
-                    "duration_ms": 200,
-                    "status": "OK",
-                    "content_refs": [],
-                }),
-                m("assistant_message", "t1.chat2", 1300, "triage", answer("It is 18°C and sunny in Paris.", gpt4o, (80, 12), 1600)),
+                m(
+                    "assistant_message",
+                    "t1.chat1",
+                    100,
+                    "triage",
+                    answer(
+                        "",
+                        gpt4o,
+                        (50, 10),
+                        800,
+                        reasoning="The user wants the weather; call get_weather.",
+                        reasoning_tokens=5,
+                    ),
+                ),
+                m(
+                    "tool_call",
+                    "t1.tool",
+                    1000,
+                    "triage",
+                    {
+                        "tool_name": "get_weather",
+                        "tool_arguments": '{"city": "Paris"}',
+                        "tool_result": '{"temp_c": 18, "sky": "sunny"}',
+                        "duration_ms": 200,
+                        "status": "OK",
+                        "content_refs": [],
+                    },
+                ),
+                m(
+                    "assistant_message",
+                    "t1.chat2",
+                    1300,
+                    "triage",
+                    answer("It is 18°C and sunny in Paris.", gpt4o, (80, 12), 1600),
+                ),
             ],
         },
         {
@@ -92,20 +145,44 @@ def expected_turns(r: Recorder, fb: list | None = None) -> list[dict[str, Any]]:
             "feedback": fb,
             "messages": [
                 # Only the new question: the re-sent history (Q1, A1) is not repeated.
-                m("user_message", "t2.agent", 10_000, None, {
-                    "text": "And in Berlin? Here is a photo of my street.",
-                    "content_refs": ["https://example.com/street.jpg", "file:file-abc123"],
-                }),
-                m("agent_start", "t2.agent", 10_000, "triage", {"model": "gpt-4o", "system_instructions": None, "tool_definitions": None, "status": "OK"}),
-                m("tool_call", "t2.tool", 10_900, "triage", {
-                    "tool_name": "get_weather",
-                    "tool_arguments": '{"city": "Berlin"}',
-                    "tool_result": "weather service unavailable",
-                    "duration_ms": 500,
-                    "status": "ERROR",
-                    "content_refs": [],
-                }),
-                m("assistant_message", "t2.chat2", 11_500, "triage", answer("Sorry, I could not get the weather for Berlin.", gpt4o, (140, 11), 2400)),
+                m(
+                    "user_message",
+                    "t2.agent",
+                    10_000,
+                    None,
+                    {
+                        "text": "And in Berlin? Here is a photo of my street.",
+                        "content_refs": ["https://example.com/street.jpg", "file:file-abc123"],
+                    },
+                ),
+                m(
+                    "agent_start",
+                    "t2.agent",
+                    10_000,
+                    "triage",
+                    {"model": "gpt-4o", "system_instructions": None, "tool_definitions": None, "status": "OK"},
+                ),
+                m(
+                    "tool_call",
+                    "t2.tool",
+                    10_900,
+                    "triage",
+                    {
+                        "tool_name": "get_weather",
+                        "tool_arguments": '{"city": "Berlin"}',
+                        "tool_result": "weather service unavailable",
+                        "duration_ms": 500,
+                        "status": "ERROR",
+                        "content_refs": [],
+                    },
+                ),
+                m(
+                    "assistant_message",
+                    "t2.chat2",
+                    11_500,
+                    "triage",
+                    answer("Sorry, I could not get the weather for Berlin.", gpt4o, (140, 11), 2400),
+                ),
             ],
         },
         {
@@ -115,23 +192,56 @@ def expected_turns(r: Recorder, fb: list | None = None) -> list[dict[str, Any]]:
             "total_duration_ms": 6000,
             "feedback": fb,
             "messages": [
-                m("user_message", "t3.agent", 20_000, None, {"text": "I want a refund for my umbrella.", "content_refs": []}),
-                m("agent_start", "t3.agent", 20_000, "triage", {"model": "gpt-4o", "system_instructions": None, "tool_definitions": None, "status": "OK"}),
+                m(
+                    "user_message",
+                    "t3.agent",
+                    20_000,
+                    None,
+                    {"text": "I want a refund for my umbrella.", "content_refs": []},
+                ),
+                m(
+                    "agent_start",
+                    "t3.agent",
+                    20_000,
+                    "triage",
+                    {"model": "gpt-4o", "system_instructions": None, "tool_definitions": None, "status": "OK"},
+                ),
                 # No execute_tool span in this turn: the call comes from the tool_call part,
                 # its result from the matching tool_call_response in billing's input.
-                m("tool_call", "t3.chat1", 20_500, "triage", {
-                    "tool_name": "transfer_to_billing",
-                    "tool_arguments": "{}",
-                    "tool_result": '{"assistant":"billing"}',
-                    "duration_ms": None,
-                    "status": None,
-                    "content_refs": [],
-                }),
+                m(
+                    "tool_call",
+                    "t3.chat1",
+                    20_500,
+                    "triage",
+                    {
+                        "tool_name": "transfer_to_billing",
+                        "tool_arguments": "{}",
+                        "tool_result": '{"assistant":"billing"}',
+                        "duration_ms": None,
+                        "status": None,
+                        "content_refs": [],
+                    },
+                ),
                 m("agent_handoff", "t3.handoff", 20_600, "triage", {"from_agent": "triage", "to_agent": "billing"}),
-                m("agent_start", "t3.billing", 20_700, "billing", {
-                    "model": "gpt-4o-mini", "system_instructions": "You handle refunds.", "tool_definitions": None, "status": "OK",
-                }),
-                m("assistant_message", "t3.chat2", 20_800, "billing", answer("Your refund of 20 EUR is on its way.", mini, (170, 14), 5000)),
+                m(
+                    "agent_start",
+                    "t3.billing",
+                    20_700,
+                    "billing",
+                    {
+                        "model": "gpt-4o-mini",
+                        "system_instructions": "You handle refunds.",
+                        "tool_definitions": None,
+                        "status": "OK",
+                    },
+                ),
+                m(
+                    "assistant_message",
+                    "t3.chat2",
+                    20_800,
+                    "billing",
+                    answer("Your refund of 20 EUR is on its way.", mini, (170, 14), 5000),
+                ),
             ],
         },
         {
@@ -141,15 +251,39 @@ def expected_turns(r: Recorder, fb: list | None = None) -> list[dict[str, Any]]:
             "total_duration_ms": 4000,
             "feedback": fb,
             "messages": [
-                m("user_message", "t4.billing", 30_000, None, {"text": "Thanks! Can you show me the receipt?", "content_refs": []}),
-                m("agent_start", "t4.billing", 30_000, "billing", {"model": "gpt-4o-mini", "system_instructions": None, "tool_definitions": None, "status": "OK"}),
-                m("assistant_message", "t4.chat", 30_100, "billing", answer("Here is your receipt.", mini, (40, 20), 3800, refs=["blob:image/png"])),
+                m(
+                    "user_message",
+                    "t4.billing",
+                    30_000,
+                    None,
+                    {"text": "Thanks! Can you show me the receipt?", "content_refs": []},
+                ),
+                m(
+                    "agent_start",
+                    "t4.billing",
+                    30_000,
+                    "billing",
+                    {"model": "gpt-4o-mini", "system_instructions": None, "tool_definitions": None, "status": "OK"},
+                ),
+                m(
+                    "assistant_message",
+                    "t4.chat",
+                    30_100,
+                    "billing",
+                    answer("Here is your receipt.", mini, (40, 20), 3800, refs=["blob:image/png"]),
+                ),
                 # Compaction rides on the agent span: shown when that span ends.
-                m("context_compacted", "t4.billing", 30_000, "billing", {
-                    "compaction_items_before": 12,
-                    "compaction_items_after": 2,
-                    "compaction_summary": "Weather in Paris and Berlin; refund of 20 EUR sent.",
-                }),
+                m(
+                    "context_compacted",
+                    "t4.billing",
+                    30_000,
+                    "billing",
+                    {
+                        "compaction_items_before": 12,
+                        "compaction_items_after": 2,
+                        "compaction_summary": "Weather in Paris and Berlin; refund of 20 EUR sent.",
+                    },
+                ),
             ],
         },
     ]
@@ -237,10 +371,19 @@ def test_user_says_the_same_thing_twice(server, make_provider):
     yes = {"role": "user", "parts": [{"type": "text", "content": "yes"}]}
     sure = {"role": "assistant", "parts": [{"type": "text", "content": "Sure?"}]}
     for turn, history in enumerate([[yes], [yes, sure, yes]]):
-        span = r.start(f"t{turn}", "chat m", turn * 1000, gen_ai__input__messages=history, gen_ai__output__messages=[sure], **common)
+        span = r.start(
+            f"t{turn}",
+            "chat m",
+            turn * 1000,
+            gen_ai__input__messages=history,
+            gen_ai__output__messages=[sure],
+            **common,
+        )
         r.end(span, turn * 1000 + 10)
     with httpx.Client(base_url=server.http_url) as client:
-        payload = client.post("/agents/conversations/chat", json={"project_id": "default", "conversation_id": "c-yes"}).json()
+        payload = client.post(
+            "/agents/conversations/chat", json={"project_id": "default", "conversation_id": "c-yes"}
+        ).json()
     assert [[m["type"] for m in t["messages"]] for t in payload["turns"]] == [
         ["user_message", "assistant_message"],
         ["user_message", "assistant_message"],
@@ -249,10 +392,19 @@ def test_user_says_the_same_thing_twice(server, make_provider):
 
 def test_a_failed_model_call_is_shown(server, make_provider):
     r = Recorder(make_provider(server).get_tracer("sdk"))
-    span = r.start("call", "chat m", 0, gen_ai__operation__name="chat", gen_ai__request__model="m", gen_ai__conversation__id="c-err")
+    span = r.start(
+        "call",
+        "chat m",
+        0,
+        gen_ai__operation__name="chat",
+        gen_ai__request__model="m",
+        gen_ai__conversation__id="c-err",
+    )
     r.end(span, 250, error="rate limited")
     with httpx.Client(base_url=server.http_url) as client:
-        payload = client.post("/agents/conversations/chat", json={"project_id": "default", "conversation_id": "c-err"}).json()
+        payload = client.post(
+            "/agents/conversations/chat", json={"project_id": "default", "conversation_id": "c-err"}
+        ).json()
     assert payload["turns"][0]["messages"] == [
         {
             "type": "assistant_message",
@@ -280,14 +432,26 @@ def test_tool_results_sent_as_user_messages_are_not_user_input(server, make_prov
     speaking, and the tool call is still matched to its result by id."""
     r = Recorder(make_provider(server).get_tracer("sdk"))
     ask = {"role": "user", "parts": [{"type": "text", "content": "Time in Tokyo?"}]}
-    call = {"role": "assistant", "parts": [{"type": "tool_call", "id": "toolu_1", "name": "clock", "arguments": {"tz": "Asia/Tokyo"}}]}
+    call = {
+        "role": "assistant",
+        "parts": [{"type": "tool_call", "id": "toolu_1", "name": "clock", "arguments": {"tz": "Asia/Tokyo"}}],
+    }
     result = {"role": "user", "parts": [{"type": "tool_call_response", "id": "toolu_1", "response": "09:00"}]}
-    common = {"gen_ai__operation__name": "chat", "gen_ai__request__model": "claude", "gen_ai__conversation__id": "c-anthropic"}
+    common = {
+        "gen_ai__operation__name": "chat",
+        "gen_ai__request__model": "claude",
+        "gen_ai__conversation__id": "c-anthropic",
+    }
     root = r.start("root", "agent run", 0)
-    first = r.start("first", "chat claude", 10, root, gen_ai__input__messages=[ask], gen_ai__output__messages=[call], **common)
+    first = r.start(
+        "first", "chat claude", 10, root, gen_ai__input__messages=[ask], gen_ai__output__messages=[call], **common
+    )
     r.end(first, 20)
     second = r.start(
-        "second", "chat claude", 30, root,
+        "second",
+        "chat claude",
+        30,
+        root,
         gen_ai__input__messages=[ask, call, result],
         gen_ai__output__messages=[{"role": "assistant", "parts": [{"type": "text", "content": "It is 9 am."}]}],
         **common,
@@ -295,7 +459,9 @@ def test_tool_results_sent_as_user_messages_are_not_user_input(server, make_prov
     r.end(second, 40)
     r.end(root, 50)
     with httpx.Client(base_url=server.http_url) as client:
-        payload = client.post("/agents/conversations/chat", json={"project_id": "default", "conversation_id": "c-anthropic"}).json()
+        payload = client.post(
+            "/agents/conversations/chat", json={"project_id": "default", "conversation_id": "c-anthropic"}
+        ).json()
     turn = payload["turns"][0]
     assert (turn["root_span_name"], turn["provider"], turn["total_duration_ms"]) == ("agent run", None, 50)
     assert [(m["type"], m["span_id"], m["started_at"]) for m in turn["messages"]] == [
@@ -317,12 +483,19 @@ def test_handoff_from_explicit_attributes(server, make_provider):
     """The attribute pair names the agents (and wins over the span name)."""
     r = Recorder(make_provider(server).get_tracer("sdk"))
     span = r.start(
-        "h", "transfer", 0, gen_ai__operation__name="handoff", gen_ai__conversation__id="c-handoff",
-        gen_ai__handoff__from_agent="support", gen_ai__handoff__to_agent="escalations",
+        "h",
+        "transfer",
+        0,
+        gen_ai__operation__name="handoff",
+        gen_ai__conversation__id="c-handoff",
+        gen_ai__handoff__from_agent="support",
+        gen_ai__handoff__to_agent="escalations",
     )
     r.end(span, 1)
     with httpx.Client(base_url=server.http_url) as client:
-        payload = client.post("/agents/conversations/chat", json={"project_id": "default", "conversation_id": "c-handoff"}).json()
+        payload = client.post(
+            "/agents/conversations/chat", json={"project_id": "default", "conversation_id": "c-handoff"}
+        ).json()
     assert payload["turns"][0]["messages"] == [
         {
             "type": "agent_handoff",

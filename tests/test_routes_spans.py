@@ -16,7 +16,6 @@ from tests.conftest import ALL_CLIENTS, BACKENDS
 pytestmark = pytest.mark.backends(*BACKENDS)
 
 
-
 def minimap(client: httpx.Client, **body: Any) -> dict[str, Any]:
     response = client.post("/agents/conversations/spans", json={"project_id": PROJECT, **body})
     assert response.status_code == 200, response.text
@@ -75,7 +74,15 @@ def test_request_order_duplicates_collapsed_unknown_ids_empty(server, make_provi
     other.end(span, 50_042)
     conv2 = {
         "conversation_id": "conv-2",
-        "spans": [{"operation_name": "chat", "trace_id": other.traces[0], "span_id": other.ids["only"], "status": "OK", "duration_ms": 42}],
+        "spans": [
+            {
+                "operation_name": "chat",
+                "trace_id": other.traces[0],
+                "span_id": other.ids["only"],
+                "status": "OK",
+                "duration_ms": 42,
+            }
+        ],
         "spans_feedback": [],
     }
     empty = {"conversation_id": "nope", "spans": [], "spans_feedback": []}
@@ -98,7 +105,10 @@ def test_time_filters(shared_conversation):
         "spans"
     ] == expected_spans(r, (0, 1))
     assert minimap(
-        client, conversation_ids=["conv-1"], started_after="2026-01-01T00:00:10Z", started_before="2026-01-01T00:00:20.000001Z"
+        client,
+        conversation_ids=["conv-1"],
+        started_after="2026-01-01T00:00:10Z",
+        started_before="2026-01-01T00:00:20.000001Z",
     )["conversations"][0]["spans"] == expected_spans(r, (1,)) + [expected_spans(r, (2,))[0]]
     assert minimap(client, conversation_ids=["conv-1"], started_after="2027-01-01T00:00:00Z") == {
         "conversations": [{"conversation_id": "conv-1", "spans": [], "spans_feedback": []}]
@@ -138,7 +148,15 @@ def test_minimap_reads_only_the_scalar_index(shared_conversation, shared_server)
     # prepares it here); json_each is the id list, sqlite_master the schema load.
     assert {table for table, _ in reads} - {"json_each", "sqlite_master"} == {"spans"}
     assert {column for table, column in reads if table == "spans"} <= {
-        "project_id", "conversation_id", "start_ns", "span_id", "trace_id", "operation_name", "name", "status", "duration_ms",
+        "project_id",
+        "conversation_id",
+        "start_ns",
+        "span_id",
+        "trace_id",
+        "operation_name",
+        "name",
+        "status",
+        "duration_ms",
     }
     params = {"project_id": PROJECT, "conversation_ids": '["conv-1"]', "started_after": None, "started_before": None}
     plan = [row[3] for row in reader.execute("EXPLAIN QUERY PLAN " + MINIMAP, params)]
@@ -160,7 +178,12 @@ def test_minimap_on_clickhouse_reads_only_scalar_columns_by_primary_key(shared_c
         "s.status, s.duration_ms, s.start_ns",
     )
     assert len(store.conversation_minimap(PROJECT, ["conv-1"])) == 16
-    plan = [row[0].strip(" │└─├") for row in store.client.query("EXPLAIN PLAN indexes = 1 " + sql, {"project_id": PROJECT, "conversation_ids": ["conv-1"]})]
+    plan = [
+        row[0].strip(" │└─├")
+        for row in store.client.query(
+            "EXPLAIN PLAN indexes = 1 " + sql, {"project_id": PROJECT, "conversation_ids": ["conv-1"]}
+        )
+    ]
     db = store.schema.database
     assert [line for line in plan if line.startswith("ReadFromMergeTree")] == [
         f"ReadFromMergeTree ({db}.spans)",
@@ -181,11 +204,23 @@ def test_projects_are_isolated(server, make_provider, conversation):
     client, r = conversation
     other = Recorder(make_provider(server, transport="http", headers={"project_id": "proj-b"}).get_tracer("sdk"))
     span = other.start(
-        "b", "chat m", 60_000, gen_ai__operation__name="chat", gen_ai__conversation__id="conv-1",
+        "b",
+        "chat m",
+        60_000,
+        gen_ai__operation__name="chat",
+        gen_ai__conversation__id="conv-1",
         gen_ai__input__messages=[{"role": "user", "parts": [{"type": "text", "content": "B's secret"}]}],
     )
     other.end(span, 60_005)
-    b_spans = [{"operation_name": "chat", "trace_id": other.traces[0], "span_id": other.ids["b"], "status": "OK", "duration_ms": 5}]
+    b_spans = [
+        {
+            "operation_name": "chat",
+            "trace_id": other.traces[0],
+            "span_id": other.ids["b"],
+            "status": "OK",
+            "duration_ms": 5,
+        }
+    ]
     assert minimap(client, project_id="proj-b", conversation_ids=["conv-1"]) == {
         "conversations": [{"conversation_id": "conv-1", "spans": b_spans, "spans_feedback": []}]
     }
@@ -193,9 +228,15 @@ def test_projects_are_isolated(server, make_provider, conversation):
     assert minimap(client, project_id="proj-c", conversation_ids=["conv-1"]) == {
         "conversations": [{"conversation_id": "conv-1", "spans": [], "spans_feedback": []}]
     }
-    b_chat = client.post("/agents/conversations/chat", json={"project_id": "proj-b", "conversation_id": "conv-1"}).json()
+    b_chat = client.post(
+        "/agents/conversations/chat", json={"project_id": "proj-b", "conversation_id": "conv-1"}
+    ).json()
     assert b_chat["total_turns"] == 1
     assert [t["trace_id"] for t in b_chat["turns"]] == other.traces
-    assert [m["user_message"]["text"] for m in b_chat["turns"][0]["messages"] if m["type"] == "user_message"] == ["B's secret"]
-    c_chat = client.post("/agents/conversations/chat", json={"project_id": "proj-c", "conversation_id": "conv-1"}).json()
+    assert [m["user_message"]["text"] for m in b_chat["turns"][0]["messages"] if m["type"] == "user_message"] == [
+        "B's secret"
+    ]
+    c_chat = client.post(
+        "/agents/conversations/chat", json={"project_id": "proj-c", "conversation_id": "conv-1"}
+    ).json()
     assert (c_chat["total_turns"], c_chat["turns"]) == (0, [])

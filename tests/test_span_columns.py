@@ -105,7 +105,7 @@ def test_every_column_round_trips_through_both_backends(make_store):
     for name in _names(DetailedSpan):
         assert getattr(detailed, name) == getattr(row, name), name
 
-    exported = list(store.iter_spans("p"))[0]
+    exported = next(iter(store.iter_spans("p")))
     for name in [*EXPORT_FIELDS, *BODIES[:-1]]:
         assert getattr(exported, name) == getattr(row, name), name
     assert exported.conversation_id == "conv"

@@ -75,7 +75,13 @@ def module_constants(tree: ast.Module, imported: set[str] = frozenset()) -> set[
     while changed:
         changed = False
         for node in tree.body:
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+            targets = (
+                node.targets
+                if isinstance(node, ast.Assign)
+                else [node.target]
+                if isinstance(node, ast.AnnAssign)
+                else []
+            )
             value = getattr(node, "value", None)
             for target in targets:
                 if (
@@ -203,12 +209,12 @@ def test_the_checker_catches_formatted_sql(tmp_path):
         'SAFE = f"SELECT * FROM {TABLE} WHERE project_id = ?"\n'
         "def f(conn, project, name):\n"
         "    conn.execute(SAFE, (project,))\n"
-        '    conn.execute(f"SELECT * FROM spans WHERE project_id = \'{project}\'")\n'
-        '    conn.execute("SELECT * FROM spans WHERE name = \'%s\'" % name)\n'
+        "    conn.execute(f\"SELECT * FROM spans WHERE project_id = '{project}'\")\n"
+        "    conn.execute(\"SELECT * FROM spans WHERE name = '%s'\" % name)\n"
         '    conn.execute("SELECT * FROM {}".format(name))\n'
         '    conn.execute("SELECT " + name)\n'
         '    conn.execute(f"PRAGMA x = {name}")  # sql-safe: checked above\n'
-        '    sql = f"SELECT 1 {\'WHERE a = ?\' if project else \'\'}"\n'
+        "    sql = f\"SELECT 1 {'WHERE a = ?' if project else ''}\"\n"
         "    conn.execute(sql, (project,))\n"
         '    other = "SELECT 1"\n'
         "    other = name\n"

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -31,7 +30,9 @@ def minimap(store: Store, req: AgentConversationSpansReq) -> dict[str, Any]:
     if ids:
         # Rendered by the store: 1,000 conversations are ~100,000 spans, too many to
         # build as Python objects within the mini-map's latency budget.
-        rendered = store.conversation_minimap_json(req.project_id, ids, to_ns(req.started_after), to_ns(req.started_before))
+        rendered = store.conversation_minimap_json(
+            req.project_id, ids, to_ns(req.started_after), to_ns(req.started_before)
+        )
         for conversation_id, spans_json in rendered.items():
             entries[conversation_id]["spans"] = orjson.Fragment(spans_json)
         for feedback in store.list_feedback(req.project_id, ids):
