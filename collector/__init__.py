@@ -1,1 +1,1 @@
-"""Receivers (OTLP gRPC and HTTP) -> GenAI normalisation -> the batching writer."""
+"""Receivers (OTLP gRPC and HTTP) -> GenAI normalisation -> the one ingest path (group commit into the store)."""

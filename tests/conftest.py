@@ -266,7 +266,9 @@ def stored_spans(store: Any, project_id: str | None = None) -> list[dict[str, An
         )
         # `id` is only SQLite's key for the span (store/schema.py): not part of what was stored.
         return [
-            {**{key: row[key] for key in row if key != "id"}, "content": orjson.loads(row["content"])} for row in rows
+            # row.keys(): a sqlite3.Row iterates its values, not its keys.
+            {**{key: row[key] for key in row.keys() if key != "id"}, "content": orjson.loads(row["content"])}  # noqa: SIM118
+            for row in rows
         ]
     return _clickhouse_stored_spans(store, project_id)
 

@@ -304,7 +304,7 @@ def test_a_storage_failure_is_unavailable_and_later_exports_still_work(make_serv
     # Another process holding the database's write lock stands in for a failing disk;
     # the commit gives up after a short busy timeout instead of the default 30 s. (Ingest
     # in the server process, whose connection the test can reach; with worker processes
-    # the same refusal is shown by a worker dying mid-commit, tests/test_ingest_workers.py.)
+    # the same refusal is shown by a worker dying mid-commit, in tests/test_ingest_workers.py.)
     server = make_server(writer={"processes": 0})
     blocker = sqlite3.connect(server.config.sqlite_path, isolation_level=None, timeout=0)
     blocker.execute("BEGIN EXCLUSIVE")  # holds the write lock
