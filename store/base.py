@@ -8,6 +8,7 @@ from typing import Any, Protocol
 import orjson
 
 from otelite.store.model import (
+    EXPORT_FIELDS,
     CommittedSpan,
     ConversationPage,
     DetailedSpan,
@@ -152,3 +153,19 @@ def render_minimap(spans: Sequence[MiniMapSpan]) -> dict[str, str]:
             }
         )
     return {conversation: orjson.dumps(items).decode() for conversation, items in grouped.items()}
+
+
+def exported_span(row: Sequence[Any]) -> SpanRow:
+    """A SpanRow from a row of a backend's `iter_spans` query: the EXPORT_FIELDS, the
+    conversation the span named itself (or None), then the attributes, events, links,
+    resource and scope JSON."""
+    n = len(EXPORT_FIELDS)
+    return SpanRow(
+        *row[:n],
+        conversation_id=row[n],
+        attributes=orjson.loads(row[n + 1]),
+        events=orjson.loads(row[n + 2]),
+        links=orjson.loads(row[n + 3]),
+        resource=orjson.loads(row[n + 4]),
+        scope=orjson.loads(row[n + 5]),
+    )

@@ -30,7 +30,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import orjson
 
 from otelite.store import conversation_stats
-from otelite.store.base import render_minimap
+from otelite.store.base import exported_span, render_minimap
 from otelite.store.clickhouse_schema import (
     MIGRATIONS,
     SCHEMA_VERSION,
@@ -732,17 +732,8 @@ INNER JOIN (SELECT * FROM {self.table("span_details")} FINAL) AS d
   ON d.project_id = s.project_id AND d.trace_id = s.trace_id AND d.span_id = s.span_id
 WHERE {project}
 ORDER BY s.project_id, s.trace_id, s.start_ns, s.span_id"""
-        n = len(EXPORT_FIELDS)
         for row in self.client.stream(sql, {"project_id": project_id} if project_id is not None else None):
-            yield SpanRow(
-                *row[:n],
-                conversation_id=row[n],
-                attributes=orjson.loads(row[n + 1]),
-                events=orjson.loads(row[n + 2]),
-                links=orjson.loads(row[n + 3]),
-                resource=orjson.loads(row[n + 4]),
-                scope=orjson.loads(row[n + 5]),
-            )
+            yield exported_span(row)
 
     def close(self) -> None:
         self.client.close()

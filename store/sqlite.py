@@ -20,6 +20,7 @@ import orjson
 import sqlite_utils
 
 from otelite.store import conversation_stats as stats
+from otelite.store.base import exported_span
 from otelite.store.model import (
     EXPORT_FIELDS,
     SCALAR_COLUMNS,
@@ -522,19 +523,10 @@ class SQLiteStore:
             {"WHERE s.project_id = ?" if project_id is not None else ""}
             ORDER BY s.project_id, s.trace_id, s.start_ns, s.span_id
         """
-        n = len(EXPORT_FIELDS)
         for row in self.reader().execute(
             sql, () if project_id is None else (project_id,)
         ):  # sql-safe: column names from SCALAR_COLUMNS
-            yield SpanRow(
-                *row[:n],
-                conversation_id=row[n],
-                attributes=orjson.loads(row[n + 1]),
-                events=orjson.loads(row[n + 2]),
-                links=orjson.loads(row[n + 3]),
-                resource=orjson.loads(row[n + 4]),
-                scope=orjson.loads(row[n + 5]),
-            )
+            yield exported_span(row)
 
     def count_spans(self, project_id: str | None = None) -> int:
         if project_id is None:
