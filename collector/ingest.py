@@ -1,7 +1,7 @@
 """The one ingest path: an export request's bytes to a commit, and back to an answer.
 
 Receivers call `Ingest.export`. The request's body is handed to a lane, which runs one
-loop: take every request waiting for it (group commit, up to `max_batch_bytes` of
+loop: take every request waiting for it (group commit, up to `MAX_BATCH_BYTES` of
 bodies), prepare each (decode, project, auth, normalise: `Preparer`; then
 `Store.prepare`), commit them all with one `Store.commit`, and answer each. A request
 is answered only after COMMIT, so acknowledged means durable; one bad request in a
@@ -100,7 +100,6 @@ class WorkerSettings:
     preparer: Preparer
     open_store: Callable[[], Store]
     lock_path: str
-    max_batch_bytes: int = MAX_BATCH_BYTES
 
 
 class CommitListeners:
@@ -211,7 +210,6 @@ class Ingest(Exporter):
         self._lock = threading.Lock()
         self._ids = itertools.count()
         self._closing = False
-        self._queued_bytes = 0
         self._listeners = CommitListeners()
         self._lanes: list[_Lane]
         if workers is None:
@@ -232,7 +230,7 @@ class Ingest(Exporter):
     @property
     def queued_bytes(self) -> int:
         """Bytes of requests handed to lanes and not yet answered (what max_queue_bytes bounds)."""
-        return self._queued_bytes
+        return sum(lane.pending_bytes for lane in self._lanes)
 
     def export(
         self,
@@ -265,7 +263,6 @@ class Ingest(Exporter):
             request_id = next(self._ids)
             lane.pending[request_id] = (future, size)
             lane.pending_bytes += size
-            self._queued_bytes += size
         try:
             lane.send((request_id, body, json, project_id, principal))
         except (OSError, ValueError) as exc:  # a lane that is gone (a worker's reader fails the rest)
@@ -304,7 +301,6 @@ class Ingest(Exporter):
             if entry is None:
                 return None
             lane.pending_bytes -= entry[1]
-            self._queued_bytes -= entry[1]
             return entry[0]
 
     def _lane_ended(self, lane: _ProcessLane) -> None:
@@ -336,7 +332,6 @@ class Ingest(Exporter):
     def _fail_pending(self, lane: _Lane) -> list[Future[ExportResult]]:
         """Forget every request `lane` holds (with self._lock held); returns their futures."""
         lost = [future for future, _ in lane.pending.values()]
-        self._queued_bytes -= lane.pending_bytes
         lane.pending.clear()
         lane.pending_bytes = 0
         return lost
@@ -461,7 +456,7 @@ def worker_main(conn: Connection, settings: WorkerSettings) -> None:
             lock = _FileLock(lock_file)
             finished = False
             while not finished:
-                jobs, finished = _take_jobs(conn, settings.max_batch_bytes)
+                jobs, finished = _take_jobs(conn, MAX_BATCH_BYTES)
                 if jobs:
                     conn.send(handle(jobs, settings.preparer, store, lock))
     finally:
