@@ -6,7 +6,7 @@ Everything else is derived from it:
 
 - SQLite keeps the stats in conversation_stats, conversation_traces (spans per turn) and
   conversation_facets (spans per agent / model) with the statements built below:
-    inserts: `SQLiteStore.write_spans` adds a batch's rows once inserted (ADD_INSERTED: per
+    inserts: `SQLiteStore.commit` adds a batch's rows once inserted (ADD_INSERTED: per
       batch and conversation, not per span, which is what group commit needs);
     moves: spans stored before their trace named its conversation are listed in
       temp.stat_spans, taken out, moved and added again (`move`);
@@ -55,7 +55,7 @@ FACETS = {
 # to the stats by upserts, or subtracted while still stored (an edge is looked up again
 # among the conversation's other spans only when one of them sat on it).
 
-# A batch's new rows: write_spans gives them the ids from :first_id on. (NOT INDEXED: read
+# A batch's new rows: SQLiteStore.commit gives them the ids from :first_id on. (NOT INDEXED: read
 # by rowid; the planner would rather walk all of spans_by_conversation for the GROUP BY.)
 INSERTED = "spans AS s NOT INDEXED WHERE s.id >= :first_id"
 # Spans listed for a move (LIST_PROVISIONAL_SPANS in store/sqlite.py). CROSS JOIN fixes the

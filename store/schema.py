@@ -126,7 +126,7 @@ VALUES ((SELECT id FROM span_text WHERE project_id = ? AND trace_id = ? AND span
 def _v2_conversation_list(db: sqlite_utils.Database) -> None:
     """Per-conversation stats kept at ingest, and full-text search.
 
-    `SQLiteStore.write_spans` adds what it inserts and moves; the delete trigger takes
+    `SQLiteStore.commit` adds what it inserts and moves; the delete trigger takes
     out whatever is deleted: a re-export (INSERT OR REPLACE deletes the old row first; the
     store turns on `recursive_triggers` so that delete is seen) or a prune. All of it is
     store/conversation_stats.py. The list route reads these tables and never scans spans.
@@ -164,7 +164,7 @@ def _v2_conversation_list(db: sqlite_utils.Database) -> None:
     )
     # The searchable text of each span (see store.search_text) in an FTS5 table that
     # holds its own copy of the text, keyed through `span_text`. Written directly by
-    # write_spans, not by triggers: an FTS5 insert inside a trigger flushes the index
+    # SQLiteStore.commit, not by triggers: an FTS5 insert inside a trigger flushes the index
     # at every row and cost 4x more (measured). The search joins back to `spans` for
     # the conversation, so a trace moving into its named conversation needs no update.
     db["span_text"].create(

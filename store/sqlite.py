@@ -508,7 +508,7 @@ class SQLiteStore:
         return encoded.committed
 
     def write_spans(self, rows: Sequence[SpanRow]) -> None:
-        self.commit([encode_spans(rows)])
+        self.commit([self.prepare(rows)])
 
     def iter_spans(self, project_id: str | None = None) -> Iterator[SpanRow]:
         """Every stored span with its details, by project, trace and start time.
